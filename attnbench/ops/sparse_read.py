@@ -1,0 +1,95 @@
+"""Sparse attentive backtracking's top-k read over :class:`StateBank` rows, hand-written backward.
+
+Scores are the MLP ``s_i = w . sigmoid(q + k_i)`` (the sigmoid form of :mod:`attnbench.ops.scores`).
+With more than ``k`` memories the weights are ``relu(s_i - s_(k+1)) / sum_j relu(s_j - s_(k+1))`` where
+``s_(k+1)`` is the (k+1)-th largest score, so at most ``k`` are non-zero; with ``k`` memories or fewer
+they are ``softmax(s)`` over all of them. The summary is ``sum_i a_i value_i``.
+
+Only the ``k + 1`` largest scores receive gradient (the rest fall below the threshold), so forward
+scores every memory without keeping anything, gathers the ``k + 1`` winners, and backward works on
+those alone: O(B k D) backward work and memory per step instead of O(B M D). The plain autograd
+version is :func:`attnbench.ops.naive.sparse_read_naive`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from attnbench.ops.scores import activations, score_backward, softmax_backward
+from attnbench.ops.state_bank import BankStorage, StateBank
+
+EPS = 1e-12  # guards the normaliser when every score ties with the threshold
+
+
+class _SparseRead(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, query, w, token, bank, start, stop, k):  # noqa: ANN001, ANN205
+        if stop - start > k:
+            all_scores = activations(bank.keys[:, start:stop], query) @ w  # (B, M), nothing kept
+            index = all_scores.topk(k + 1, dim=1).indices  # (B, k+1), descending
+            if start:
+                index += start
+            flat = bank.flat(index)
+            values, keys = bank.rows(flat, index.shape)  # (B, k+1, H), (B, k+1, D)
+            scores = activations(keys, query) @ w  # (B, k+1)
+            shifted = torch.relu(scores - scores[:, k:])  # the (k+1)-th is the threshold
+            norm = shifted.sum(1, keepdim=True) + EPS
+            weights = shifted / norm
+        else:
+            index, flat, norm = None, None, None
+            values = bank.values[:, start:stop]
+            weights = torch.softmax(activations(bank.keys[:, start:stop], query) @ w, dim=1)
+        summary = torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, H)
+        ctx.bank, ctx.start, ctx.stop, ctx.k = bank, start, stop, k
+        ctx.save_for_backward(query, w, weights, flat, norm)
+        ctx.mark_non_differentiable(weights)
+        if index is not None:
+            ctx.mark_non_differentiable(index)
+        return summary, weights, index
+
+    @staticmethod
+    def backward(ctx, d_summary, _d_weights, _d_index):  # noqa: ANN001, ANN205
+        query, w, weights, flat, norm = ctx.saved_tensors
+        bank: BankStorage = ctx.bank
+        if flat is None:
+            values, keys = bank.values[:, ctx.start : ctx.stop], bank.keys[:, ctx.start : ctx.stop]
+        else:
+            values, keys = bank.rows(flat, weights.shape)
+        z = activations(keys, query)  # (B, K, D), recomputed
+        d_weights = torch.bmm(values, d_summary.unsqueeze(2)).squeeze(2)  # (B, K)
+        if flat is None:
+            d_scores = softmax_backward(weights, d_weights)
+        else:  # a = relu(s - s_k) / (sum + eps); only the winners (a > 0) pass gradient
+            d_scores = (d_weights - (weights * d_weights).sum(1, keepdim=True)) / norm * (weights > 0)
+            d_scores[:, ctx.k] -= d_scores.sum(1)  # the threshold's share
+        d_query, d_w, d_keys = score_backward(d_scores, z, w)
+        d_values = weights.unsqueeze(2) * d_summary.unsqueeze(1)
+        if flat is None:
+            acc_values, acc_keys = bank.grad_buffer()
+            acc_values[:, ctx.start : ctx.stop] += d_values
+            acc_keys[:, ctx.start : ctx.stop] += d_keys
+        else:
+            bank.add_grad(flat, d_values, d_keys)
+        return d_query, d_w, None, None, None, None, None
+
+
+def sparse_read(
+    bank: StateBank, query: Tensor, w: Tensor, k: int, *, start: int = 0, stop: int | None = None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Top-k sparse attention of SAB over bank rows ``[start, stop)``.
+
+    Args:
+        bank: the memories, keys in sigmoid form.
+        query: (B, D) the MLP's first-layer projection of the provisional state, bias included,
+            in sigmoid form.
+        w: (D,) the MLP's output weights in sigmoid form.
+        k: the number of memories that may get non-zero weight.
+
+    Returns:
+        summary (B, value_dim); weights (B, K); and the bank rows they belong to (B, K), or None
+        when K = stop - start (all memories, in order). With more than k memories K = k + 1 (the
+        last weight is the threshold's, always 0). Weights and rows carry no gradient.
+    """
+    stop = bank.size if stop is None else stop
+    return _SparseRead.apply(query, w, bank.token, bank.storage, start, stop, k)

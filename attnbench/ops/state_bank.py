@@ -1,0 +1,137 @@
+"""An append-only store of past states whose gradients are gathered by the reads.
+
+Attention over the past in a recurrent loop usually rebuilds a ``(B, t, F)`` tensor of past states at
+every step (``torch.cat``) and lets autograd keep each copy for backward: O(T^2) memory and O(T^2)
+copying. :class:`StateBank` instead writes each state once into a preallocated ``(B, N, F)`` buffer.
+Reads (:mod:`~attnbench.ops.additive_read`, :mod:`~attnbench.ops.slot_read`,
+:mod:`~attnbench.ops.sparse_read`) are custom autograd functions that look at the buffer without
+copying it and, in backward, add their gradient for the rows they used into a per-backward
+accumulator. The append of row ``i`` is itself an autograd function whose backward runs after every
+read that could see row ``i`` (each read depends on the latest append's token, and each append on the
+one before), and hands the accumulated row gradient on to the tensors that produced the row.
+
+Each row holds a *value* (what attention returns) and a *key* (what scores are computed from).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def _graph_task_id() -> int:
+    getter = getattr(torch._C, "_current_graph_task_id", None)
+    return int(getter()) if getter is not None else 0
+
+
+class BankStorage:
+    """The tensors of a :class:`StateBank`: the rows and their per-backward gradient accumulators.
+
+    Values (B, N, value_dim) and keys (B, N, key_dim) are separate contiguous tensors. Autograd nodes
+    keep a reference to this, never to the :class:`StateBank` itself, which holds the latest
+    append's token: a node -> bank -> token -> node cycle would keep every graph alive.
+    """
+
+    def __init__(self, batch: int, capacity: int, value_dim: int, key_dim: int, like: Tensor) -> None:
+        self.batch = batch
+        self.capacity = capacity
+        self.value_dim = value_dim
+        self.key_dim = key_dim
+        self.data = (like.new_zeros(batch, capacity, value_dim), like.new_zeros(batch, capacity, key_dim))
+        # Writes go through .data aliases, which have their own version counters: rows are written
+        # once and never changed afterwards, so the version check on a saved reference would only get
+        # in the way.
+        self.values, self.keys = (t.data for t in self.data)
+        # row r of example b is row b * capacity + r of the bank viewed as (B * N, F)
+        self.offsets = torch.arange(0, batch * capacity, capacity, device=like.device).unsqueeze(1)  # (B, 1)
+        self._grad: tuple[Tensor, Tensor] | None = None
+        self._grad_task: int | None = None
+
+    def write(self, index: int, value: Tensor, key: Tensor) -> None:
+        """Store row ``index`` of every example."""
+        self.values[:, index] = value.detach()
+        self.keys[:, index] = key.detach()
+
+    def flat(self, index: Tensor) -> Tensor:
+        """(B, K) row indices -> (B * K,) indices into the bank viewed as (B * N, F)."""
+        return (index + self.offsets).view(-1)
+
+    def rows(self, flat: Tensor, shape: torch.Size) -> tuple[Tensor, Tensor]:
+        """Copies of values and keys at :meth:`flat` indices, shaped ``shape + (F,)``; whole-row
+        copies (torch.gather with an expanded index is several times slower)."""
+        return tuple(  # type: ignore[return-value]
+            t.view(-1, t.shape[-1]).index_select(0, flat).view(*shape, -1) for t in (self.values, self.keys)
+        )
+
+    def add_grad(self, flat: Tensor, d_values: Tensor, d_keys: Tensor) -> None:
+        """Accumulate gradients (B, K, F) of the rows at :meth:`flat` indices."""
+        for acc, grad in zip(self.grad_buffer(), (d_values, d_keys)):
+            acc.view(-1, acc.shape[-1]).index_add_(0, flat, grad.reshape(-1, acc.shape[-1]))
+
+    def grad_buffer(self) -> tuple[Tensor, Tensor]:
+        """Gradient accumulators (values, keys) for the backward pass now running, zeroed once per pass."""
+        task = _graph_task_id()
+        if self._grad is None or self._grad_task != task:
+            self._grad = (torch.zeros_like(self.values), torch.zeros_like(self.keys))
+            self._grad_task = task
+        return self._grad
+
+
+class StateBank:
+    """Preallocated, append-only store of past states: values (B, capacity, value_dim) and keys
+    (B, capacity, key_dim).
+
+    Rows are written once and never modified, so a read can keep a reference to the buffer for its
+    backward instead of a copy. Gradients for the rows are accumulated per backward pass (keyed by
+    autograd's graph-task id), so repeated or partial backward passes never see stale sums.
+
+    Attributes:
+        storage: the tensors (:class:`BankStorage`); what autograd nodes may keep.
+        size: rows written so far.
+        token: output of the latest append, to be passed to every read (orders backward).
+    """
+
+    def __init__(self, batch: int, capacity: int, value_dim: int, key_dim: int, *, like: Tensor) -> None:
+        self.storage = BankStorage(batch, capacity, value_dim, key_dim, like)
+        self.batch, self.capacity, self.value_dim, self.key_dim = batch, capacity, value_dim, key_dim
+        self.size = 0
+        self.token: Tensor | None = None
+
+    @property
+    def values(self) -> Tensor:
+        """(B, capacity, value_dim), detached; rows past :attr:`size` are zero."""
+        return self.storage.values
+
+    @property
+    def keys(self) -> Tensor:
+        """(B, capacity, key_dim), detached; rows past :attr:`size` are zero."""
+        return self.storage.keys
+
+    def append(self, value: Tensor, key: Tensor) -> int:
+        """Write one row (``value`` (B, value_dim), ``key`` (B, key_dim)); return its row index."""
+        if self.size >= self.capacity:
+            raise RuntimeError(f"StateBank is full ({self.capacity} rows)")
+        index = self.size
+        if torch.is_grad_enabled() and (value.requires_grad or key.requires_grad):
+            self.token = _Append.apply(value, key, self.token, self.storage, index)
+        else:
+            self.storage.write(index, value, key)
+        self.size += 1
+        return index
+
+
+class _Append(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, value: Tensor, key: Tensor, prev_token: Tensor | None, storage: BankStorage, index: int) -> Tensor:  # noqa: ANN001
+        storage.write(index, value, key)
+        ctx.storage = storage
+        ctx.index = index
+        if index == 0:
+            # Saved once so that saved-tensor hooks (memory accounting) see the buffer the reads keep.
+            ctx.save_for_backward(*storage.data)
+        return value.new_zeros(())
+
+    @staticmethod
+    def backward(ctx, _token_grad: Tensor):  # noqa: ANN001, ANN205
+        d_values, d_keys = ctx.storage.grad_buffer()
+        return d_values[:, ctx.index].clone(), d_keys[:, ctx.index].clone(), None, None, None

@@ -1,0 +1,78 @@
+"""The interface every task implements, built-in or plugin.
+
+A task is a seeded generator of batches ``(x, y)`` with ``x`` of shape (B, T, input_size), plus the
+loss to train on, the score to report (accuracy, or an error such as MSE) and the score of chance.
+Variants produce per-step outputs (B, T, output_size); the task decides which steps count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from attnbench.params import Param, resolve_params
+
+
+class Task:
+    """Base class of every task.
+
+    Subclasses set ``params`` (declared hyperparameters; the sequence-length parameter answers to the
+    ``seq_len`` sweep axis), ``description``, ``metric`` and ``higher_is_better``, and implement
+    :meth:`sample`, :meth:`loss` and :meth:`score`. Register with
+    ``@attnbench.tasks.register_task``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    metric: ClassVar[str] = "accuracy"  # what score() returns
+    higher_is_better: ClassVar[bool] = True
+
+    def __init__(self, **params: Any) -> None:
+        self.config: dict[str, Any] = resolve_params(self.params, params, self.name or type(self).__name__)
+
+    @classmethod
+    def resolve(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate ``params`` and fill in defaults."""
+        return resolve_params(cls.params, params, cls.name or cls.__name__)
+
+    @property
+    def input_size(self) -> int:
+        """Features per input step (I)."""
+        raise NotImplementedError
+
+    @property
+    def output_size(self) -> int:
+        """Outputs per step the variant must produce (C)."""
+        raise NotImplementedError
+
+    @property
+    def seq_len(self) -> int:
+        """Total number of input steps T of a batch."""
+        raise NotImplementedError
+
+    @property
+    def chance(self) -> float:
+        """The score of a predictor that ignores the input (accuracy of guessing, or the trivial MSE)."""
+        raise NotImplementedError
+
+    def sample(
+        self,
+        batch_size: int,
+        generator: torch.Generator,
+        device: torch.device | str | None = None,
+        split: str = "train",
+    ) -> tuple[Tensor, Tensor]:
+        """A batch ``(x, y)`` drawn with ``generator``; ``split`` is "train" or "test"."""
+        raise NotImplementedError
+
+    def loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        """The training loss of per-step outputs (B, T, C) against targets ``y``."""
+        raise NotImplementedError
+
+    def score(self, logits: Tensor, y: Tensor) -> float:
+        """The reported metric (:attr:`metric`) of outputs against targets."""
+        raise NotImplementedError

@@ -1,0 +1,155 @@
+"""The interface every recurrent variant implements, built-in or plugin.
+
+A variant is an ``nn.Module`` that maps inputs ``(B, T, I)`` to per-step outputs ``(B, T, C)``.
+Its hyperparameters are declared once, as :class:`~attnbench.params.Param` tuples, which gives
+validation, ``attnbench list``, the sweep axes and the docs for free. On request
+(``diagnostics=True``) it also returns what a benchmark needs to look inside: per-step hidden
+states (still in the autograd graph, for gradient-reach measurement), the attention weights and the
+time steps they belong to, and how many past states the memory holds at each step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+from attnbench.params import Param, ParameterError, resolve_params
+
+
+@dataclass
+class Diagnostics:
+    """What a variant exposes about one forward pass (all lists have one entry per time step).
+
+    Attributes:
+        hidden: the state that feeds the next step, (B, H) each, part of the autograd graph.
+        weights: attention weights (B, K_t), or None where the step attended over nothing.
+        attended: the time steps the weights belong to (B, K_t) long, or None likewise.
+        occupancy: (B, T) long, the number of past states held in memory at each step.
+    """
+
+    hidden: list[Tensor]
+    weights: list[Tensor | None] = field(default_factory=list)
+    attended: list[Tensor | None] = field(default_factory=list)
+    occupancy: Tensor | None = None
+
+
+@dataclass
+class VariantOutput:
+    """Per-step outputs (B, T, C) and, when asked for, the diagnostics."""
+
+    logits: Tensor
+    diagnostics: Diagnostics | None = None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The sizes an analytic FLOP count depends on."""
+
+    batch: int
+    seq_len: int
+    input_size: int
+    output_size: int
+    hidden_size: int
+
+
+@dataclass(frozen=True)
+class FlopCount:
+    """Matrix-multiply FLOPs (2 per multiply-add) of one forward and one backward pass."""
+
+    forward: float
+    backward: float
+
+    @property
+    def total(self) -> float:
+        return self.forward + self.backward
+
+
+HIDDEN = Param("hidden_size", 128, int, low=1, help="recurrent state size H")
+
+
+class RecurrentVariant(nn.Module):
+    """Base class of every variant.
+
+    Subclasses set ``params`` (their declared hyperparameters) and a one-line ``description``,
+    implement :meth:`build` (create modules from ``self.config``) and :meth:`forward`, and may
+    override :meth:`analytic_flops` and :meth:`skip`. Register with
+    ``@attnbench.variants.register_variant``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    def __init__(self, input_size: int, output_size: int, hidden_size: int = 128, **params: Any) -> None:
+        super().__init__()
+        owner = self.name or type(self).__name__
+        for label, value in (("input_size", input_size), ("output_size", output_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ParameterError(f"{owner}: {label}={value!r} is not allowed; expected an integer >= 1")
+        self.input_size = input_size
+        self.output_size = output_size
+        self.hidden_size = HIDDEN.validate(hidden_size, owner)
+        self.config: dict[str, Any] = resolve_params(self.params, params, owner)
+        self.build()
+
+    def build(self) -> None:
+        """Create parameters and submodules from ``self.config`` and the sizes."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, *, diagnostics: bool = False) -> VariantOutput:  # (B, T, I) -> (B, T, C)
+        raise NotImplementedError
+
+    @classmethod
+    def resolve(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate ``params`` and fill in defaults (no model is built)."""
+        return resolve_params(cls.params, params, cls.name or cls.__name__)
+
+    @classmethod
+    def skip(cls, seq_len: int, **params: Any) -> str | None:
+        """Why this configuration makes no sense (for example top-k above the memory size), or None."""
+        return None
+
+    @classmethod
+    def analytic_flops(cls, shape: Shape, **params: Any) -> FlopCount | None:
+        """Matrix-multiply FLOPs of a forward and backward pass, derived by hand; None if unknown."""
+        return None
+
+    def _check_input(self, x: Tensor) -> tuple[int, int]:
+        if x.dim() != 3 or x.shape[2] != self.input_size:
+            raise ValueError(f"{self.name}: expected input of shape (B, T, {self.input_size}), got {tuple(x.shape)}")
+        return x.shape[0], x.shape[1]
+
+
+def linear_flops(rows: float, fan_in: int, fan_out: int) -> FlopCount:
+    """FLOPs of ``rows`` applications of a ``fan_in -> fan_out`` linear map (weights trainable).
+
+    Backward computes the input gradient and the weight gradient: twice the forward.
+    """
+    fwd = 2.0 * rows * fan_in * fan_out
+    return FlopCount(fwd, 2 * fwd)
+
+
+def add_counts(*counts: FlopCount) -> FlopCount:
+    """Sum of FLOP counts."""
+    return FlopCount(sum(c.forward for c in counts), sum(c.backward for c in counts))
+
+
+def zeros_state(x: Tensor, hidden: int) -> tuple[Tensor, Tensor]:
+    """Zero (h, c) for a batch like ``x``."""
+    zero = x.new_zeros(x.shape[0], hidden)
+    return zero, zero
+
+
+__all__ = [
+    "Diagnostics",
+    "FlopCount",
+    "RecurrentVariant",
+    "Shape",
+    "VariantOutput",
+    "add_counts",
+    "linear_flops",
+    "zeros_state",
+]

@@ -1,0 +1,107 @@
+"""lstm: the plain baseline, full or truncated backpropagation through time.
+
+Two execution paths share one set of weights (``torch.nn.LSTM``'s): the fused recurrent kernel
+(cuDNN on GPU, oneDNN on CPU; the fair baseline for speed) and a step-by-step ``lstm_cell`` loop (the
+fair baseline for the attention variants' overhead, and the path that exposes per-step hidden
+states for diagnostics).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from attnbench.params import Param
+from attnbench.variants.base import (
+    Diagnostics,
+    FlopCount,
+    RecurrentVariant,
+    Shape,
+    VariantOutput,
+    add_counts,
+    linear_flops,
+)
+from attnbench.variants.registry import register_variant
+
+
+def truncation_starts(seq_len: int, k_trunc: int | None) -> int:
+    """How many steps t > 0 start a new truncation window (their incoming state is detached)."""
+    return 0 if k_trunc is None else (seq_len - 1) // k_trunc
+
+
+def lstm_cell_flops(shape: Shape, steps_with_state_grad: float) -> FlopCount:
+    """One LSTM cell per step: input and recurrent projections to 4H gates.
+
+    The input projection's backward computes only the weight gradient (inputs carry none); the
+    recurrent one also computes the state gradient on the ``steps_with_state_grad`` steps whose
+    incoming state is part of the graph.
+    """
+    b, t, i, h = shape.batch, shape.seq_len, shape.input_size, shape.hidden_size
+    fwd = 2.0 * b * t * 4 * h * (i + h)
+    weight_grads = fwd
+    state_grads = 2.0 * b * steps_with_state_grad * 4 * h * h
+    return FlopCount(fwd, weight_grads + state_grads)
+
+
+@register_variant
+class LSTM(RecurrentVariant):
+    """LSTM with full BPTT (k_trunc none) or truncated BPTT (state detached every k_trunc steps)."""
+
+    name = "lstm"
+    description = "plain LSTM; full or truncated BPTT; fused kernel or LSTMCell loop"
+    params = (
+        Param("k_trunc", None, int, low=1, none_means="full BPTT", help="detach h and c every k_trunc steps"),
+        Param("fused", True, bool, help="fused nn.LSTM kernel (true) or step-by-step cell loop (false)"),
+    )
+
+    def build(self) -> None:
+        self.rnn = nn.LSTM(self.input_size, self.hidden_size, batch_first=True)
+        self.head = nn.Linear(self.hidden_size, self.output_size)
+
+    def forward(self, x: Tensor, *, diagnostics: bool = False) -> VariantOutput:
+        b, t = self._check_input(x)
+        k = self.config["k_trunc"]
+        if self.config["fused"] and not diagnostics:
+            if k is None:
+                states, _ = self.rnn(x)  # (B, T, H)
+            else:
+                chunks, hc = [], None
+                for start in range(0, t, k):
+                    out, hc = self.rnn(x[:, start : start + k], hc)
+                    hc = (hc[0].detach(), hc[1].detach())
+                    chunks.append(out)
+                states = torch.cat(chunks, dim=1)
+            return VariantOutput(self.head(states))
+        hidden = self._cell_loop(x, k)
+        logits = self.head(torch.stack(hidden, dim=1))  # (B, T, C)
+        if not diagnostics:
+            return VariantOutput(logits)
+        none: list[Tensor | None] = [None] * t
+        occupancy = torch.zeros(b, t, dtype=torch.long, device=x.device)
+        return VariantOutput(logits, Diagnostics(hidden, list(none), list(none), occupancy))
+
+    def _cell_loop(self, x: Tensor, k: int | None) -> list[Tensor]:
+        rnn = self.rnn
+        w_ih, w_hh, b_ih, b_hh = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
+        h = c = x.new_zeros(x.shape[0], self.hidden_size)
+        hidden = []
+        for t, x_t in enumerate(x.unbind(1)):
+            if k is not None and t > 0 and t % k == 0:
+                h, c = h.detach(), c.detach()
+            h, c = torch.lstm_cell(x_t, (h, c), w_ih, w_hh, b_ih, b_hh)
+            hidden.append(h)
+        return hidden
+
+    @classmethod
+    def analytic_flops(cls, shape: Shape, **params: Any) -> FlopCount:
+        p = cls.resolve(params)
+        b, t, h = shape.batch, shape.seq_len, shape.hidden_size
+        head = linear_flops(b * t, h, shape.output_size)
+        if p["fused"]:
+            # the fused kernels compute input, state and weight gradients on every step
+            fwd = 2.0 * b * t * 4 * h * (shape.input_size + h)
+            return add_counts(FlopCount(fwd, 2 * fwd), head)
+        detached = 1 + truncation_starts(t, p["k_trunc"])  # step 0 starts from a constant zero state
+        return add_counts(lstm_cell_flops(shape, t - detached), head)

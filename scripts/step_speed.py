@@ -1,0 +1,93 @@
+"""Training-step time of each variant against an LSTMCell loop of the same size, in one run.
+
+One step = forward, cross-entropy over every step, backward, on a copy-task-shaped batch
+(input 10 one-hot classes, 9 output classes). Prints a table and, with --json, writes the figures.
+
+    python scripts/step_speed.py --batch 32 --seq-len 1020
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from attnbench.variants import build_variant
+
+CONFIGS = [
+    ("lstm-cell", "lstm", {"fused": False}),
+    ("lstm-fused", "lstm", {"fused": True}),
+    ("rsm", "rsm", {"nu": 10, "rho": 15}),
+    ("sab", "sab", {"k_trunc": 10, "k_att": 10, "k_top": 5}),
+    ("dense", "dense", {}),
+]
+
+
+def _make_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        logits = model(x).logits
+        F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).backward()
+
+    return step
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=1020)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--only", nargs="*", help="labels to run (default: all)")
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args(argv)
+    torch.manual_seed(0)
+    x = F.one_hot(torch.randint(0, 10, (args.batch, args.seq_len)), 10).float()
+    y = torch.randint(0, 9, (args.batch, args.seq_len))
+    chosen = [c for c in CONFIGS if not args.only or c[0] in args.only]
+    steps, times, errors = {}, {}, {}
+    for label, name, params in chosen:
+        model = build_variant(name, 10, 9, args.hidden, **params)
+        steps[label] = _make_step(model, x, y)
+        times[label] = []
+    # Rounds interleave the variants so that drift in machine speed hits all of them alike.
+    for round_ in range(args.repeats + 1):  # round 0 is the warm-up
+        for label in steps:
+            if label in errors:
+                continue
+            try:
+                t0 = time.perf_counter()
+                steps[label]()
+                if round_:
+                    times[label].append(time.perf_counter() - t0)
+            except RuntimeError as exc:  # out of memory on the host
+                errors[label] = str(exc).splitlines()[0]
+        print(f"round {round_} done", file=sys.stderr, flush=True)
+    rows = [
+        {"label": label, "median_s": statistics.median(ts) if ts else None, "times_s": ts, "error": errors.get(label)}
+        for label, ts in times.items()
+    ]
+    base = next((r["median_s"] for r in rows if r["label"] == "lstm-cell"), None)
+    print(
+        f"batch {args.batch}, seq_len {args.seq_len}, hidden {args.hidden}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
+    )
+    print(f"{'variant':12s} {'median step (s)':>16s} {'x LSTMCell loop':>16s}")
+    for r in rows:
+        med = r["median_s"]
+        ratio = f"{med / base:.2f}" if med is not None and base else "-"
+        print(f"{r['label']:12s} {med if med is None else round(med, 4)!s:>16s} {ratio:>16s}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"args": vars(args), "rows": rows}, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
