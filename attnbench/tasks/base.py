@@ -76,3 +76,8 @@ class Task:
     def score(self, logits: Tensor, y: Tensor) -> float:
         """The reported metric (:attr:`metric`) of outputs against targets."""
         raise NotImplementedError
+
+    def last_step_loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        """The loss of the output at the last step alone (gradient-reach measurement differentiates
+        it with respect to earlier hidden states)."""
+        raise NotImplementedError

@@ -1,0 +1,142 @@
+"""Results directories: one JSON file per measured point, written atomically; read as a DataFrame.
+
+Layout of a results directory::
+
+    results/
+      manifest.json            # {"format": "attnbench-results", "schema_version": 1, ...}
+      points/<point_id>.json   # one row of attnbench.schema.COLUMNS per configuration
+
+Each point file is written to a temporary name and renamed into place, so a reader never sees half a
+file, an interrupt loses at most the point in flight, and two sweeps writing into one directory can
+only replace a point with a complete one. Plain JSON: no pickle, readable for years.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from attnbench.schema import COLUMNS, SCHEMA_VERSION
+
+FORMAT = "attnbench-results"
+POINTS = "points"
+
+
+class ResultsError(ValueError):
+    """A path that is not a readable results directory."""
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN/inf; a non-finite figure is recorded as missing
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
+        return _jsonable(value.item())
+    return value
+
+
+class ResultsDir:
+    """A results directory being written (created on first use)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.points = self.path / POINTS
+        manifest = self.path / "manifest.json"
+        if self.path.exists() and not self.path.is_dir():
+            raise ResultsError(f"results path {str(self.path)!r} exists and is not a directory")
+        self.points.mkdir(parents=True, exist_ok=True)
+        if not manifest.exists():
+            from attnbench import __version__
+
+            info = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "created_by": f"attnbench {__version__}"}
+            _atomic_write(manifest, json.dumps(info))
+
+    def point_path(self, point_id: str) -> Path:
+        """Where the row of ``point_id`` lives."""
+        return self.points / f"{point_id}.json"
+
+    def write(self, row: Mapping[str, Any]) -> Path:
+        """Store one row atomically (replacing an earlier row of the same point)."""
+        point_id = row.get("point_id")
+        if not point_id:
+            raise ValueError("a result row needs a point_id")
+        full = {col: row.get(col) for col in COLUMNS}
+        full.update({k: v for k, v in row.items() if k not in full})  # keep extra columns
+        full["schema_version"] = full.get("schema_version") or SCHEMA_VERSION
+        path = self.point_path(point_id)
+        _atomic_write(path, json.dumps(_jsonable(full), sort_keys=True, indent=1))
+        return path
+
+    def stored(self) -> dict[str, dict[str, Any]]:
+        """Rows already stored, by point id (damaged files are left out)."""
+        rows, _ = _read_points(self.points)
+        return {r["point_id"]: r for r in rows if r.get("point_id")}
+
+
+def _read_points(points: Path) -> tuple[list[dict[str, Any]], int]:
+    rows, damaged = [], 0
+    for path in sorted(points.glob("*.json")):
+        if path.name.startswith(".tmp-"):
+            continue
+        try:
+            row = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            damaged += 1
+            continue
+        if not isinstance(row, dict) or not row.get("point_id") or row.get("schema_version", 0) > SCHEMA_VERSION:
+            damaged += 1
+            continue
+        rows.append(row)
+    return rows, damaged
+
+
+def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
+    """Every row of one or more results directories as a DataFrame with the schema's columns.
+
+    Damaged point files are skipped with one warning that counts them. A path that is not a results
+    directory raises :class:`ResultsError` naming it.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    rows: list[dict[str, Any]] = []
+    for raw in paths:
+        path = Path(raw)
+        points = path / POINTS
+        if not points.is_dir():
+            raise ResultsError(f"{str(path)!r} is not an attnbench results directory (no {POINTS}/ folder in it)")
+        found, damaged = _read_points(points)
+        if damaged:
+            warnings.warn(f"skipped {damaged} damaged record(s) in {path}", stacklevel=2)
+        for row in found:
+            row.setdefault("source", str(path))
+        rows.extend(found)
+    frame = pd.DataFrame(rows)
+    for col in COLUMNS:
+        if col not in frame.columns:
+            frame[col] = None
+    extra = [c for c in frame.columns if c not in COLUMNS]
+    return frame[[*COLUMNS, *extra]]
