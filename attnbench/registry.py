@@ -85,6 +85,18 @@ class Registry(Generic[T]):
             except Exception as exc:  # a broken plugin must not take the others down
                 self.plugin_errors.append(PluginError(self.group, label, package, f"{type(exc).__name__}: {exc}"))
 
+    def reload_plugins(self) -> None:
+        """Forget the plugins loaded so far and their errors, then load the entry points again.
+
+        For a process whose installed packages changed, and for tests; built-ins and classes
+        registered from code stay.
+        """
+        for name in [n for n, origin in self._origin.items() if origin.startswith("plugin package ")]:
+            del self._items[name], self._origin[name]
+        self.plugin_errors = []
+        self._plugins_loaded = False
+        self.load_plugins()
+
     def get(self, name: str) -> T:
         """The class registered as ``name``; :class:`UnknownNameError` lists the known names."""
         self.load_plugins()

@@ -91,6 +91,14 @@ class ResultsDir:
         _atomic_write(path, json.dumps(_jsonable(full), sort_keys=True, indent=1))
         return path
 
+    def read(self, point_id: str) -> dict[str, Any] | None:
+        """The stored row of ``point_id``, or None if absent or damaged."""
+        try:
+            row = json.loads(self.point_path(point_id).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        return row if isinstance(row, dict) and row.get("point_id") == point_id else None
+
     def stored(self) -> dict[str, dict[str, Any]]:
         """Rows already stored, by point id (damaged files are left out)."""
         rows, _ = _read_points(self.points)

@@ -91,9 +91,12 @@ class StateBank:
         token: output of the latest append, to be passed to every read (orders backward).
     """
 
-    def __init__(self, batch: int, capacity: int, value_dim: int, key_dim: int, *, like: Tensor) -> None:
+    def __init__(
+        self, batch: int, capacity: int, value_dim: int, key_dim: int, *, like: Tensor, key_weight: Tensor | None = None
+    ) -> None:
         self.storage = BankStorage(batch, capacity, value_dim, key_dim, like)
         self.batch, self.capacity, self.value_dim, self.key_dim = batch, capacity, value_dim, key_dim
+        self.key_weight = key_weight
         self.size = 0
         self.token: Tensor | None = None
 
@@ -107,12 +110,25 @@ class StateBank:
         """(B, capacity, key_dim), detached; rows past :attr:`size` are zero."""
         return self.storage.keys
 
-    def append(self, value: Tensor, key: Tensor) -> int:
-        """Write one row (``value`` (B, value_dim), ``key`` (B, key_dim)); return its row index."""
+    def append(self, value: Tensor, key: Tensor | None = None) -> int:
+        """Write one row and return its index: ``value`` (B, value_dim) and ``key`` (B, key_dim).
+
+        A bank built with ``key_weight`` (key_dim, value_dim) computes ``key = value @ key_weight.T``
+        itself: one autograd node per row instead of two, and the weight's gradient is one matrix
+        multiply over all rows at the end of backward instead of one per row.
+        """
         if self.size >= self.capacity:
             raise RuntimeError(f"StateBank is full ({self.capacity} rows)")
+        if (key is None) == (self.key_weight is None):
+            raise ValueError("pass key exactly when the bank has no key_weight")
         index = self.size
-        if torch.is_grad_enabled() and (value.requires_grad or key.requires_grad):
+        grad = torch.is_grad_enabled()
+        if key is None:
+            if grad and (value.requires_grad or self.key_weight.requires_grad):
+                self.token = _AppendProjected.apply(value, self.key_weight, self.token, self.storage, index)
+            else:
+                self.storage.write(index, value, value @ self.key_weight.t())
+        elif grad and (value.requires_grad or key.requires_grad):
             self.token = _Append.apply(value, key, self.token, self.storage, index)
         else:
             self.storage.write(index, value, key)
@@ -135,3 +151,27 @@ class _Append(torch.autograd.Function):
     def backward(ctx, _token_grad: Tensor):  # noqa: ANN001, ANN205
         d_values, d_keys = ctx.storage.grad_buffer()
         return d_values[:, ctx.index].clone(), d_keys[:, ctx.index].clone(), None, None, None
+
+
+class _AppendProjected(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, value, weight, prev_token, storage, index):  # noqa: ANN001, ANN205
+        storage.write(index, value, value @ weight.t())
+        ctx.storage, ctx.index = storage, index
+        # row 0 also saves the buffer, once, so that saved-tensor hooks (memory accounting) see it
+        ctx.save_for_backward(weight, *(storage.data if index == 0 else ()))
+        return value.new_zeros(())
+
+    @staticmethod
+    def backward(ctx, _token_grad):  # noqa: ANN001, ANN205
+        storage: BankStorage = ctx.storage
+        weight = ctx.saved_tensors[0]
+        d_values, d_keys = storage.grad_buffer()
+        d_key = d_keys[:, ctx.index]
+        d_value = torch.addmm(d_values[:, ctx.index], d_key, weight)  # value's own gradient + via its key
+        d_weight = None
+        if ctx.index == 0 and ctx.needs_input_grad[1]:
+            # Row 0's append runs last in backward (every read and later append depends on it), when the
+            # key gradients of all rows are complete: the weight gradient of every row in one multiply.
+            d_weight = d_keys.reshape(-1, storage.key_dim).t() @ storage.values.reshape(-1, storage.value_dim)
+        return d_value, d_weight, None, None, None

@@ -117,7 +117,8 @@ class RecurrentVariant(nn.Module):
         """Matrix-multiply FLOPs of a forward and backward pass, derived by hand; None if unknown."""
         return None
 
-    def _check_input(self, x: Tensor) -> tuple[int, int]:
+    def check_input(self, x: Tensor) -> tuple[int, int]:
+        """Raise a clear ValueError unless ``x`` is (B, T, input_size); return (B, T)."""
         if x.dim() != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"{self.name}: expected input of shape (B, T, {self.input_size}), got {tuple(x.shape)}")
         return x.shape[0], x.shape[1]
@@ -130,6 +131,14 @@ def linear_flops(rows: float, fan_in: int, fan_out: int) -> FlopCount:
     """
     fwd = 2.0 * rows * fan_in * fan_out
     return FlopCount(fwd, 2 * fwd)
+
+
+def bank_key_flops(batch: int, rows: int, rows_read: int, value_dim: int, key_dim: int) -> FlopCount:
+    """Keys computed by a :class:`~attnbench.ops.StateBank` with ``key_weight``: one projection per row
+    forward; backward, the weight gradient over every row and the value gradient of each row that some
+    later read saw (the newest row's append is never reached in backward if nothing read it)."""
+    per_row = 2.0 * batch * value_dim * key_dim
+    return FlopCount(per_row * rows, per_row * (rows + rows_read))
 
 
 def add_counts(*counts: FlopCount) -> FlopCount:

@@ -61,7 +61,7 @@ class LSTM(RecurrentVariant):
         self.head = nn.Linear(self.hidden_size, self.output_size)
 
     def forward(self, x: Tensor, *, diagnostics: bool = False) -> VariantOutput:
-        b, t = self._check_input(x)
+        b, t = self.check_input(x)
         k = self.config["k_trunc"]
         if self.config["fused"] and not diagnostics:
             if k is None:

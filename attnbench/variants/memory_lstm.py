@@ -24,6 +24,7 @@ from attnbench.variants.base import (
     Shape,
     VariantOutput,
     add_counts,
+    bank_key_flops,
     linear_flops,
 )
 from attnbench.variants.lstm import lstm_cell_flops
@@ -61,13 +62,13 @@ class MemoryLSTM(RecurrentVariant):
         """h_t has just been stored in bank row t; ``weights`` are step t's (None at t = 0)."""
 
     def forward(self, x: Tensor, *, diagnostics: bool = False) -> VariantOutput:
-        b, t_len = self._check_input(x)
+        b, t_len = self.check_input(x)
         cell = self.cell
         gates = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
-        bank = StateBank(b, t_len, self.hidden_size, self.hidden_size, like=x)
-        self.start(bank)
         # the scores in sigmoid form (attnbench.ops.scores), scaled once per pass
         w_query, w_key, v = (to_sigmoid_form(p) for p in (self.query.weight, self.key.weight, self.score))
+        bank = StateBank(b, t_len, self.hidden_size, self.hidden_size, like=x, key_weight=w_key)
+        self.start(bank)
         h = s = c = x.new_zeros(b, self.hidden_size)
         hidden: list[Tensor] = []
         record: tuple[list, list, list] = ([], [], [])
@@ -81,7 +82,7 @@ class MemoryLSTM(RecurrentVariant):
                     for store, item in zip(record[1:], self.attended(t, h)):
                         store.append(item)
             h, c = torch.lstm_cell(x_t, (s, c), *gates)  # gates read [s_t ; x_t]
-            bank.append(h, F.linear(h, w_key))
+            bank.append(h)
             self.update(t, weights)
             hidden.append(h)
         logits = self.head(torch.stack(hidden, dim=1))  # (B, T, C)
@@ -111,6 +112,6 @@ class MemoryLSTM(RecurrentVariant):
             lstm_cell_flops(shape, t - 1),
             query,
             attention,
-            linear_flops(b * t, h, h),  # keys
+            bank_key_flops(b, t, t - 1, h, h),  # row t is read from step t + 1 on; the last row never
             linear_flops(b * t, h, shape.output_size),  # head
         )

@@ -32,6 +32,7 @@ from attnbench.variants.base import (
     Shape,
     VariantOutput,
     add_counts,
+    bank_key_flops,
     linear_flops,
 )
 from attnbench.variants.lstm import lstm_cell_flops, truncation_starts
@@ -77,14 +78,14 @@ class SAB(RecurrentVariant):
         return None
 
     def forward(self, x: Tensor, *, diagnostics: bool = False) -> VariantOutput:
-        b, t_len = self._check_input(x)
+        b, t_len = self.check_input(x)
         k_trunc, k_att, k_top, max_mem = (self.config[k] for k in ("k_trunc", "k_att", "k_top", "max_mem"))
         cell = self.cell
-        weights = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+        gates = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
         # the scoring MLP in sigmoid form (attnbench.ops.scores), scaled once per pass
         w_query, b_query = to_sigmoid_form(self.query.weight), to_sigmoid_form(self.query.bias)
         w_key, w_score = to_sigmoid_form(self.key.weight), to_sigmoid_form(self.score)
-        bank = StateBank(b, max(t_len // k_att, 1), self.hidden_size, self.query.out_features, like=x)
+        bank = StateBank(b, max(t_len // k_att, 1), self.hidden_size, w_key.shape[0], like=x, key_weight=w_key)
         h = c = zero = x.new_zeros(b, self.hidden_size)
         hidden, summaries = [], []
         attn: list[Tensor | None] = []
@@ -93,7 +94,7 @@ class SAB(RecurrentVariant):
         for t, x_t in enumerate(x.unbind(1)):
             if t > 0 and t % k_trunc == 0:
                 h, c = h.detach(), c.detach()
-            h_prov, c = torch.lstm_cell(x_t, (h, c), *weights)  # (B, H)
+            h_prov, c = torch.lstm_cell(x_t, (h, c), *gates)  # (B, H)
             start = 0 if max_mem is None else max(0, bank.size - max_mem)
             if bank.size > 0:
                 query = F.linear(h_prov, w_query, b_query)
@@ -102,7 +103,7 @@ class SAB(RecurrentVariant):
             else:
                 summary, a, rows, h = zero, None, None, h_prov
             if (t + 1) % k_att == 0:
-                bank.append(h, F.linear(h, w_key))
+                bank.append(h)
             hidden.append(h)
             summaries.append(summary)
             if diagnostics:
@@ -144,7 +145,7 @@ class SAB(RecurrentVariant):
         return add_counts(
             lstm_cell_flops(shape, t_len - detached),
             linear_flops(b * len(reads), h, d),  # query
-            linear_flops(b * (t_len // p["k_att"]), h, d),  # keys of appended memories
+            bank_key_flops(b, t_len // p["k_att"], (t_len - 1) // p["k_att"], h, d),  # read once a later step exists
             read,
             linear_flops(b * t_len, 2 * h, c),  # head
         )

@@ -99,16 +99,11 @@ def dense_reference(model: Dense, x: Tensor) -> Tensor:
         for x_t in seq:
             if past:
                 _, s = _memory_step(model, s, h, past)
-            h, c = _cell_state_input(model, x_t, s, c)
+            h, c = _cell(model, x_t, s, c)  # the LSTM form: gates read [s_t ; x_t]
             past.append(h)
             row.append(model.head(h))
         outs.append(torch.stack(row))
     return torch.stack(outs)
-
-
-def _cell_state_input(model: Dense | RSM, x_t: Tensor, s: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-    """The LSTM form: gates read [s_t ; x_t] with the cell state c_{t-1}."""
-    return _cell(model, x_t, s, c)
 
 
 def rsm_reference(model: RSM, x: Tensor, trace: list | None = None) -> Tensor:
@@ -130,7 +125,7 @@ def rsm_reference(model: RSM, x: Tensor, trace: list | None = None) -> Tensor:
                 for member, a in zip(buffer, weights[: len(buffer)]):
                     member[1] += float(a.detach())
                 steps.append(sorted(m[2] for m in members))
-            h, c = _cell_state_input(model, x_t, s, c)
+            h, c = _cell(model, x_t, s, c)  # the LSTM form: gates read [s_t ; x_t]
             if len(buffer) == nu:
                 leaving = buffer.pop(0)
                 if len(relevant) < rho:

@@ -1,0 +1,194 @@
+"""``attnbench sweep``: run a grid of configurations from a spec file, a preset and/or flags."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from attnbench.errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``sweep`` subcommand."""
+    p = sub.add_parser("sweep", help="measure a grid of configurations; every point in its own process")
+    p.add_argument("spec", nargs="?", help="sweep spec file (.toml, .yaml); flags override its settings")
+    p.add_argument("--preset", help="built-in spec: quick (default, minutes on a laptop CPU), paper (GPU runners)")
+    p.add_argument("--out", "-o", help="results directory (default: results/<preset or spec name>)")
+    p.add_argument("--resume", action="store_true", help="skip points already stored in --out")
+    p.add_argument("--retry-failed", action="store_true", help="with --resume, run error and timeout points again")
+    p.add_argument("--dry-run", action="store_true", help="list the points and their estimated cost, run nothing")
+    g = p.add_argument_group("grid (override the spec)")
+    g.add_argument("--variants", help="comma-separated variant names")
+    g.add_argument("--tasks", help="comma-separated task names")
+    g.add_argument("--seq-len", help="comma-separated sequence lengths (the task's length parameter)")
+    g.add_argument("--memory", help="comma-separated memory sizes ('none' where allowed)")
+    g.add_argument("--top-k", help="comma-separated top-k values")
+    g.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="VARIANT.NAME=V1,V2",
+        help="fix or sweep another variant parameter, e.g. sab.k_att=5 or lstm.k_trunc=none,10",
+    )
+    g.add_argument("--task-param", action="append", default=[], metavar="TASK.NAME=V1,V2")
+    g.add_argument("--seeds", help="comma-separated seeds")
+    m = p.add_argument_group("measurement (override the spec)")
+    for flag, kind in (
+        ("--batch", int),
+        ("--hidden", int),
+        ("--repeats", int),
+        ("--warmup", int),
+        ("--train-steps", int),
+        ("--train-batch", int),
+        ("--lr", float),
+        ("--timeout", float),
+    ):
+        m.add_argument(flag, type=kind)
+    m.add_argument("--device", help="cpu, cuda or cuda:N")
+    m.add_argument("--dtype", help="float32 (default), float64, bfloat16, float16")
+    m.add_argument("--optimizer", help="adam or rmsprop")
+    m.add_argument("--max-memory", help="host memory limit per point, e.g. 8GiB: a point past it is stored as oom")
+    e = p.add_argument_group("execution")
+    e.add_argument("--executor", default="process", help="process (default), local (submitit) or slurm (submitit)")
+    e.add_argument("--partition", help="slurm partition")
+    e.add_argument("--gpus", type=int, help="slurm GPUs per job")
+    e.add_argument("--cpus", type=int, help="slurm CPUs per job")
+    e.add_argument("--mem-gb", type=int, help="slurm memory per job (GB)")
+    e.add_argument("--parallel", type=int, help="slurm: at most this many jobs of the array at once")
+    e.add_argument("--no-wait", action="store_true", help="slurm: submit and return; rerun with --resume to collect")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _list(text: str, kind: type = str) -> list[Any]:
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            raise UsageError(f"empty value in {text!r}; expected comma-separated values")
+        if kind is int:
+            try:
+                out.append(int(item))
+            except ValueError:
+                raise UsageError(f"{item!r} in {text!r} is not an integer") from None
+        else:
+            out.append(_scalar(item))
+    return out
+
+
+def _scalar(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _params(items: list[str], flag: str) -> dict[str, dict[str, Any]]:
+    table: dict[str, dict[str, Any]] = {}
+    for item in items:
+        owner_name, sep, values = item.partition("=")
+        owner, dot, name = owner_name.partition(".")
+        if not (sep and dot and owner and name and values):
+            raise UsageError(f"{flag} {item!r}: expected OWNER.NAME=VALUE[,VALUE...], e.g. sab.k_att=5")
+        vals = _list(values)
+        table.setdefault(owner, {})[name] = vals if len(vals) > 1 else vals[0]
+    return table
+
+
+def build_spec(args: argparse.Namespace) -> tuple[Any, str]:
+    """The spec from the file or preset, overridden by flags; and a default name for --out."""
+    from attnbench.sweep import load_file, load_preset
+
+    if args.spec and args.preset:
+        raise UsageError("give a spec file or --preset, not both")
+    if args.spec:
+        spec, name = load_file(args.spec), Path(args.spec).stem
+    else:
+        name = args.preset or "quick"
+        spec = load_preset(name)
+    changes: dict[str, Any] = {}
+    # narrowing the variants or tasks on the command line drops the spec's settings for the others
+    if args.variants:
+        changes["variants"] = _list(args.variants)
+        changes["variant_params"] = {k: v for k, v in spec.variant_params.items() if k in changes["variants"]}
+    if args.tasks:
+        changes["tasks"] = _list(args.tasks)
+        changes["task_params"] = {k: v for k, v in spec.task_params.items() if k in changes["tasks"]}
+    if args.seeds:
+        changes["seeds"] = _list(args.seeds, int)
+    axes = dict(spec.axes)
+    for axis, text in (("seq_len", args.seq_len), ("memory", args.memory), ("top_k", args.top_k)):
+        if text:
+            axes[axis] = _list(text, int if axis == "seq_len" else str)
+    changes["axes"] = axes
+    for flag, table in (("--param", "variant_params"), ("--task-param", "task_params")):
+        extra = _params(getattr(args, flag[2:].replace("-", "_")), flag)
+        if extra:
+            merged = {k: dict(v) for k, v in changes.get(table, getattr(spec, table)).items()}
+            for owner, values in extra.items():
+                merged.setdefault(owner, {}).update(values)
+            changes[table] = merged
+    for field, attr in (
+        ("batch", "batch"),
+        ("hidden_size", "hidden"),
+        ("repeats", "repeats"),
+        ("warmup", "warmup"),
+        ("train_steps", "train_steps"),
+        ("train_batch", "train_batch"),
+        ("lr", "lr"),
+        ("timeout_s", "timeout"),
+        ("device", "device"),
+        ("dtype", "dtype"),
+        ("optimizer", "optimizer"),
+        ("max_memory", "max_memory"),
+    ):
+        value = getattr(args, attr)
+        if value is not None:
+            changes[field] = value
+    return spec.replace(**changes), name
+
+
+def run(args: argparse.Namespace) -> int:
+    """Expand, plan, run, summarise."""
+    from attnbench.sweep import dry_run_table, make_executor, plan, summary_text
+    from attnbench.sweep import run as run_points
+
+    spec, name = build_spec(args)
+    out = Path(args.out or f"results/{name}")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} exists and is not a directory")
+    the_plan = plan(spec, out, resume=args.resume, retry_failed=args.retry_failed)
+    if args.dry_run:
+        table = dry_run_table(the_plan.todo)
+        print(table.to_string(index=False) if not table.empty else "(no points)")
+        total = table["total_gflop"].dropna().sum() if not table.empty else 0
+        print(
+            f"\n{len(the_plan.todo)} point(s) to run ({len(the_plan.points) - len(the_plan.todo)} already stored), "
+            f"{int((table['skip'] != '').sum()) if not table.empty else 0} skipped as nonsense; "
+            f"about {total:,.0f} GFLOP of matrix multiplies in all"
+        )
+        return 0
+    slurm = {
+        k: v
+        for k, v in {
+            "partition": args.partition,
+            "gpus_per_node": args.gpus,
+            "cpus_per_task": args.cpus,
+            "mem_gb": args.mem_gb,
+            "array_parallelism": args.parallel,
+        }.items()
+        if v is not None
+    }
+    executor = make_executor(args.executor, spec, out, slurm, wait=not args.no_wait)
+    try:
+        frame = run_points(spec, out, executor, the_plan, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"attnbench: interrupted; stored points are kept in {out} (continue with --resume)")
+        return 130
+    print(summary_text(frame))
+    print(f"results: {out}  (report: attnbench report {out} -o reports/{name})")
+    return 0

@@ -1,0 +1,135 @@
+"""Running a sweep: plan (resume, dry run, cost estimate), execute with a progress bar, summarise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from attnbench.errors import UsageError
+from attnbench.results import ResultsDir
+from attnbench.sweep.executors import ProcessExecutor, SubmititExecutor
+from attnbench.sweep.expand import Point, expand
+from attnbench.sweep.spec import SweepSpec, parse_bytes
+from attnbench.tasks import build_task
+from attnbench.variants import get_variant
+from attnbench.variants.base import Shape
+
+RETRIED = ("error", "timeout")  # statuses --retry-failed runs again
+
+
+@dataclass
+class Plan:
+    """The points of a sweep split into those to run and those already stored."""
+
+    points: list[Point]
+    todo: list[Point]
+    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def plan(spec: SweepSpec, out: Path, *, resume: bool, retry_failed: bool = False) -> Plan:
+    """Expand ``spec`` and decide what to run; refuses to mix into a non-empty directory without --resume."""
+    points = expand(spec)
+    stored: dict[str, dict[str, Any]] = {}
+    if (out / "points").is_dir():
+        stored = ResultsDir(out).stored()
+        if stored and not resume:
+            raise UsageError(
+                f"{str(out)!r} already holds {len(stored)} stored point(s); pass --resume to continue that sweep, "
+                "or choose another --out"
+            )
+    keep = {pid for pid, row in stored.items() if not (retry_failed and row.get("status") in RETRIED)}
+    todo = [p for p in points if p.point_id not in keep]
+    return Plan(points, todo, stored)
+
+
+def estimate(point: Point) -> dict[str, Any]:
+    """Cost estimate of a point from its variant's analytic FLOPs (None where the variant has none)."""
+    task = build_task(point.task, **dict(point.task_params))
+    shape = Shape(point.batch, task.seq_len, task.input_size, task.output_size, point.hidden_size)
+    flops = get_variant(point.variant).analytic_flops(shape, **dict(point.variant_params))
+    per_step = None if flops is None else flops.total
+    train_shape = Shape(point.train_batch, task.seq_len, task.input_size, task.output_size, point.hidden_size)
+    train = get_variant(point.variant).analytic_flops(train_shape, **dict(point.variant_params))
+    steps = point.warmup + point.repeats
+    total = None
+    if per_step is not None and train is not None:
+        total = per_step * steps * 3 + train.total * point.train_steps  # timing + memory/FLOP passes + training
+    return {
+        "label": point.label,
+        "task": point.task,
+        "seq_len": task.seq_len,
+        "step_gflop": per_step and per_step / 1e9,
+        "total_gflop": total and total / 1e9,
+        "skip": point.skip_reason or "",
+    }
+
+
+def dry_run_table(points: list[Point]) -> pd.DataFrame:
+    """One row per point: label, task, length, analytic GFLOP per step and in all, skip reason."""
+    return pd.DataFrame([estimate(p) for p in points])
+
+
+def make_executor(kind: str, spec: SweepSpec, out: Path, slurm: dict[str, Any], wait: bool) -> Any:
+    """The executor called ``kind``: process, local (submitit) or slurm (submitit)."""
+    max_memory = parse_bytes(spec.max_memory) if spec.max_memory else None
+    if kind == "process":
+        return ProcessExecutor(spec.timeout_s, max_memory)
+    if kind in ("local", "slurm"):
+        return SubmititExecutor(kind, out / "submitit", spec.timeout_s, max_memory, slurm, wait)
+    raise UsageError(f"unknown executor {kind!r}; expected process, local or slurm")
+
+
+def run(spec: SweepSpec, out: Path, executor: Any, the_plan: Plan, progress: bool = True) -> pd.DataFrame:
+    """Run the plan's points with ``executor``; returns the summary table of this run's points."""
+    results = ResultsDir(out)
+    todo = the_plan.todo
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="point", disable=not progress, dynamic_ncols=True, file=sys.stderr)
+
+    def done(point: Point, row: dict[str, Any] | None) -> None:
+        if row is not None:
+            rows.append(row)
+            counts = Counter(r.get("status") for r in rows)
+            bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) + f" | {point.label}")
+        bar.update(1)
+
+    try:
+        executor.run(todo, results, done)
+    finally:
+        bar.close()
+    frame = pd.DataFrame(rows)
+    frame.attrs["wall_time_s"] = time.perf_counter() - started
+    return frame
+
+
+SUMMARY_COLUMNS = ["label", "task", "seq_len", "status", "step_time_s", "saved_bytes", "flops_fwd", "score", "error"]
+
+
+def summary_text(frame: pd.DataFrame) -> str:
+    """The end-of-sweep table plus wall-time accounting (measurement vs start-up and bookkeeping)."""
+    if frame.empty:
+        return "nothing ran (every point was already stored)"
+    cols = [c for c in SUMMARY_COLUMNS if c in frame.columns]
+    table = frame[cols].copy()
+    if "error" in table:
+        table["error"] = table["error"].fillna("").astype(str).str.slice(0, 60)
+    lines = [table.to_string(index=False)]
+    wall = frame.attrs.get("wall_time_s")
+    inside = pd.to_numeric(frame.get("wall_time_s"), errors="coerce").sum()
+    if wall:
+        share = max(0.0, 1 - inside / wall)
+        lines.append(
+            f"\n{len(frame)} point(s) in {wall:.1f} s: measuring {inside:.1f} s, "
+            f"start-up and bookkeeping {wall - inside:.1f} s ({share:.0%})"
+        )
+    counts = Counter(frame["status"]) if "status" in frame else Counter()
+    lines.append("status: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return "\n".join(lines)

@@ -1,0 +1,168 @@
+"""What runs inside a worker process: measure one point and store its row, whatever happens.
+
+The worker turns every outcome into a stored row: ``ok`` with the figures, ``oom`` when the device
+or the host memory limit runs out, ``error`` with the message otherwise. Outcomes the worker cannot
+record itself (it was killed, or ran past its time limit) are recorded by the parent from outside
+(:func:`failure_row`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import time
+import traceback
+from typing import Any
+
+from attnbench.results import ResultsDir
+from attnbench.schema import SCHEMA_VERSION
+from attnbench.sweep.expand import Point
+
+OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "not enough memory")
+
+
+def config_row(point: Point) -> dict[str, Any]:
+    """The configuration columns of ``point``."""
+    return {
+        "point_id": point.point_id,
+        "label": point.label,
+        "variant": point.variant,
+        "variant_params": json.dumps(dict(point.variant_params), sort_keys=True),
+        "task": point.task,
+        "task_params": json.dumps(dict(point.task_params), sort_keys=True),
+        "seq_len": _task_seq_len(point),
+        "memory": point.axis_value("memory"),
+        "top_k": point.axis_value("top_k"),
+        "batch": point.batch,
+        "hidden_size": point.hidden_size,
+        "device": point.device,
+        "dtype": point.dtype,
+        "seed": point.seed,
+        "train_steps": point.train_steps,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def _task_seq_len(point: Point) -> int | None:
+    from attnbench.tasks import build_task
+
+    try:
+        return build_task(point.task, **dict(point.task_params)).seq_len
+    except Exception:  # a task that cannot even be built is reported by the measurement itself
+        return None
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Whether ``exc`` means memory ran out (CUDA, the host, or the limit set with --max-memory)."""
+    if isinstance(exc, MemoryError):
+        return True
+    oom_type = getattr(getattr(__import__("torch"), "cuda", None), "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    return isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in OOM_MARKERS)
+
+
+def _environment(device: str) -> dict[str, Any]:
+    try:
+        from attnbench.measure.environment import environment
+
+        columns, missing = environment(device)
+        return {**columns, "missing": json.dumps(missing, sort_keys=True)}
+    except Exception as exc:  # the row must still be written
+        return {"missing": json.dumps({"environment": f"could not be read: {exc}"})}
+
+
+def _inject_fault(point: Point) -> None:
+    """Test hook: ATTNBENCH_FAULT="kind" or "kind@label" makes the worker fail on purpose.
+
+    kill: SIGKILL itself; hang: sleep past any time limit; oom: raise torch's out-of-memory error;
+    raise: raise an ordinary error. Lets the tests prove that no outcome of one point costs the others.
+    """
+    fault = os.environ.get("ATTNBENCH_FAULT")
+    if not fault:
+        return
+    kind, _, label = fault.partition("@")
+    if label and label != point.label:
+        return
+    if kind == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif kind == "hang":
+        time.sleep(10**6)
+    elif kind == "oom":
+        import torch
+
+        raise torch.OutOfMemoryError("simulated: CUDA out of memory. Tried to allocate 20.00 GiB")
+    elif kind == "raise":
+        raise RuntimeError("simulated failure")
+
+
+def measure_point(point: Point) -> dict[str, Any]:
+    """Run the measurement of one point in this process and return its complete row."""
+    from attnbench.measure import MeasureSpec, measure
+
+    row = config_row(point)
+    started = time.perf_counter()
+    if point.skip_reason is not None:
+        row.update(status="skipped", error=point.skip_reason)
+        row.update(_environment(point.device))
+        row["wall_time_s"] = time.perf_counter() - started
+        return row
+    try:
+        _inject_fault(point)
+        spec = MeasureSpec(
+            variant=point.variant,
+            variant_params=dict(point.variant_params),
+            task=point.task,
+            task_params=dict(point.task_params),
+            batch=point.batch,
+            hidden_size=point.hidden_size,
+            device=point.device,
+            dtype=point.dtype,
+            seed=point.seed,
+            warmup=point.warmup,
+            repeats=point.repeats,
+            train_steps=point.train_steps,
+            train_batch=point.train_batch,
+            lr=point.lr,
+            optimizer=point.optimizer,
+        )
+        measured = measure(spec)
+        row.update({k: v for k, v in measured.items() if k not in ("point_id", "label")})
+        row["status"] = "ok"
+    except Exception as exc:
+        status = "oom" if is_oom(exc) else "error"
+        row.update(_environment(point.device))
+        row.update(
+            status=status, error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        )
+        if status == "error":
+            row["traceback"] = traceback.format_exc(limit=8)
+    row["wall_time_s"] = time.perf_counter() - started
+    return row
+
+
+def limit_memory(max_bytes: int | None) -> None:
+    """Cap this process's data segment (heap and anonymous mappings) so allocations past it fail."""
+    if max_bytes:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        cap = max_bytes if hard == resource.RLIM_INFINITY else min(max_bytes, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+
+
+def run_point(point_json: str, results_dir: str, max_memory: int | None = None) -> str:
+    """Worker entry point: measure the point, store its row; returns the row's status."""
+    limit_memory(max_memory)
+    point = Point.from_json(point_json)
+    row = measure_point(point)
+    ResultsDir(results_dir).write(row)
+    return str(row["status"])
+
+
+def failure_row(point: Point, status: str, message: str, wall_time_s: float) -> dict[str, Any]:
+    """The row the parent stores for a worker that could not store one itself (killed, timed out)."""
+    row = config_row(point)
+    row.update(_environment(point.device))
+    row.update(status=status, error=message, wall_time_s=wall_time_s)
+    return row

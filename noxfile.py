@@ -1,0 +1,109 @@
+"""Sessions that set themselves up: `pip install nox`, then `nox -s quick` or `nox -s tests`.
+
+Each session builds its own virtual environment and installs attnbench into it. On a machine without
+an NVIDIA GPU, torch 2.13.0 is installed first (a CPU build where the package index offers one), so
+that the package's own torch range is already satisfied and no multi-GB CUDA build is pulled in. Set
+ATTNBENCH_TORCH to install a different torch requirement first (e.g. "torch==2.13.0+cu130"), or to
+"skip" to let attnbench's own torch range decide.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+CPU_TORCH = "torch==2.13.0"
+FOX = "examples/attnbench-fox"
+
+
+def _has_nvidia_gpu() -> bool:
+    return shutil.which("nvidia-smi") is not None or os.path.exists("/proc/driver/nvidia/version")
+
+
+def install(session: nox.Session, *extras: str, fox: bool = False) -> None:
+    """torch first (CPU build on CPU machines), then attnbench with ``extras``, then the example plugin."""
+    torch_req = os.environ.get("ATTNBENCH_TORCH") or ("" if _has_nvidia_gpu() else CPU_TORCH)
+    if torch_req and torch_req != "skip":
+        session.install(torch_req)
+    session.install("-e", f".[{','.join(extras)}]" if extras else ".")
+    if fox:
+        session.install("-e", FOX)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The default test suite (slow tests excluded), the example plugin installed so it is checked too.
+
+    pytest's exit code 5 (no tests collected) fails the session like any other non-zero code.
+    """
+    install(session, "test", fox=True)
+    session.run("pytest", "-q", *session.posargs)
+    session.run("pytest", "-q", f"{FOX}/tests")
+
+
+@nox.session
+def tests_slow(session: nox.Session) -> None:
+    """The slow tests only (longer training runs and sweeps)."""
+    install(session, "test", fox=True)
+    session.run("pytest", "-q", "-m", "slow", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def quick(session: nox.Session) -> None:
+    """The main job: the `quick` sweep preset on this machine, then its report (open reports/quick/index.html)."""
+    install(session)
+    out = session.posargs[0] if session.posargs else "results/quick"
+    session.run("attnbench", "sweep", "--preset", "quick", "--out", out, "--resume")
+    session.run("attnbench", "report", out, "-o", "reports/quick")
+
+
+@nox.session
+def reproduce(session: nox.Session) -> None:
+    """The papers' central copy-task result at laptop scale (about 20 minutes on 2 CPU cores)."""
+    install(session)
+    session.run("attnbench", "reproduce", *session.posargs)
+
+
+@nox.session
+def plugin(session: nox.Session) -> None:
+    """The plugin path end to end: install the example FoX plugin, a small sweep over it, and a report."""
+    install(session, fox=True)
+    session.run("attnbench", "list", "variants")
+    out = session.create_tmp()
+    session.run("attnbench", "sweep", "--preset", "plugin-smoke", "--out", f"{out}/results")
+    session.run("attnbench", "report", f"{out}/results", "-o", f"{out}/report")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """asv benchmarks once on this machine, in this environment (`asv run --quick -E existing`)."""
+    install(session)
+    session.run("asv", "machine", "--yes")
+    session.run(
+        "asv",
+        "run",
+        "--quick",
+        "--show-stderr",
+        "-E",
+        f"existing:{session.virtualenv.bin}/python",
+        "--set-commit-hash",
+        _head(session),
+        *session.posargs,
+    )
+
+
+def _head(session: nox.Session) -> str:
+    return session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()

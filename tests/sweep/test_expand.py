@@ -1,0 +1,60 @@
+"""Expansion: per-variant axes, no duplicates, nonsense skipped with a reason, stable ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from attnbench.errors import UsageError
+from attnbench.sweep import SweepSpec, expand
+
+
+def _spec(**kw) -> SweepSpec:
+    base = {
+        "variants": ("lstm", "sab", "rsm", "dense"),
+        "axes": {"seq_len": (5, 10), "memory": (2, 4), "top_k": (1, 3)},
+    }
+    return SweepSpec().replace(**{**base, **kw})
+
+
+def test_axes_apply_only_where_a_parameter_answers():
+    points = expand(_spec())
+    by_variant: dict[str, list] = {}
+    for p in points:
+        by_variant.setdefault(p.variant, []).append(p)
+    assert len(by_variant["lstm"]) == 2  # seq_len only: memory and top-k add no duplicates
+    assert len(by_variant["dense"]) == 2
+    assert len(by_variant["rsm"]) == 2 * 2  # seq_len x memory (rho)
+    assert len(by_variant["sab"]) == 2 * 2 * 2  # seq_len x memory (max_mem) x top_k
+    assert len({p.point_id for p in points}) == len(points)
+    assert {p.axis_value("memory") for p in by_variant["rsm"]} == {2, 4}
+    assert {p.axis_value("top_k") for p in by_variant["lstm"]} == {None}
+
+
+def test_top_k_above_memory_is_skipped_with_reason():
+    points = expand(_spec(variants=("sab",)))
+    skipped = [p for p in points if p.skip_reason]
+    assert {(p.axis_value("top_k"), p.axis_value("memory")) for p in skipped} == {(3, 2)}
+    assert "k_top=3 exceeds max_mem=2" in skipped[0].skip_reason
+
+
+def test_lists_in_variant_params_are_axes_and_labels_are_deterministic():
+    points = expand(_spec(variants=("lstm",), variant_params={"lstm": {"k_trunc": ["none", 3]}}))
+    assert sorted(p.label for p in points) == ["lstm", "lstm", "lstm[k_trunc=3]", "lstm[k_trunc=3]"]
+    again = expand(_spec(variants=("lstm",), variant_params={"lstm": {"k_trunc": ["none", 3]}}))
+    assert [p.point_id for p in points] == [p.point_id for p in again]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"variants": ("gru",)}, "unknown variant 'gru'; known variants: "),
+        ({"tasks": ("chess",)}, "unknown task 'chess'; known tasks: "),
+        ({"variant_params": {"sab": {"k_topp": 2}}}, "unknown parameter 'k_topp'"),
+        ({"variant_params": {"sab": {"k_top": 0}}}, "k_top=0 is not allowed"),
+        ({"variant_params": {"gru": {"x": 1}}}, "not among the sweep's variants"),
+        ({"axes": {"seq_len": (0,)}}, "seq_len value=0 is not allowed"),
+    ],
+)
+def test_bad_grid_values(changes, message):
+    with pytest.raises((UsageError, KeyError), match=message):
+        expand(_spec(**changes))
