@@ -1,0 +1,155 @@
+"""``attnbench measure``: every figure of one configuration (time, memory, FLOPs, energy, accuracy,
+gradient reach) from one built model, printed as a summary and optionally written as a result row."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from typing import Any
+
+from attnbench.cli.train_cmd import check_json_path, parse_assignments, write_json
+from attnbench.errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``measure`` subcommand."""
+    from attnbench.measure import MeasureSpec
+
+    d = MeasureSpec("", "")
+    p = sub.add_parser(
+        "measure",
+        help="measure time, memory, FLOPs, energy, accuracy and gradient reach of one configuration",
+        description="Build one variant on one task once and measure it: forward and training-step time, "
+        "saved-for-backward bytes, peak memory, counted and analytic FLOPs, GPU energy, optionally an "
+        "accuracy run, and gradient reach. Figures that cannot be had here are listed as missing.",
+    )
+    p.add_argument("--variant", required=True, help="variant name (see 'attnbench list variants')")
+    p.add_argument("--task", required=True, help="task name (see 'attnbench list tasks')")
+    p.add_argument("--seq-len", type=int, help="the task's sequence-length parameter (copy: the delay T)")
+    p.add_argument("--batch", type=int, default=d.batch, help="batch size B (default %(default)s)")
+    p.add_argument("--hidden", type=int, default=d.hidden_size, help="hidden size H (default %(default)s)")
+    p.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N (default %(default)s)")
+    p.add_argument("--dtype", default=d.dtype, help="float32, float64, float16 or bfloat16 (default %(default)s)")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="variant parameter (repeatable)")
+    p.add_argument("--task-param", action="append", metavar="NAME=VALUE", help="task parameter (repeatable)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of data and initialisation (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=d.warmup, help="untimed calls first (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=d.repeats, help="timed calls (default %(default)s)")
+    p.add_argument("--train-steps", type=int, default=d.train_steps, help="accuracy run, 0: none (default 0)")
+    p.add_argument("--optimizer", choices=("adam", "rmsprop"), default=d.optimizer, help="accuracy run optimiser")
+    p.add_argument("--lr", type=float, default=d.lr, help="accuracy run learning rate (default %(default)s)")
+    p.add_argument("--no-reach", action="store_true", help="skip the gradient-reach measurement")
+    p.add_argument("--json", metavar="PATH", help="write the result row to PATH ('-': stdout)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure and print the summary; write the row if asked."""
+    from attnbench.measure import MeasureSpec, measure
+
+    check_json_path(args.json)
+    spec = MeasureSpec(
+        variant=args.variant,
+        task=args.task,
+        variant_params=parse_assignments(args.param, "--param"),
+        task_params=parse_assignments(args.task_param, "--task-param"),
+        seq_len=args.seq_len,
+        batch=args.batch,
+        hidden_size=args.hidden,
+        device=args.device,
+        dtype=args.dtype,
+        seed=args.seed,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        train_steps=args.train_steps,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        reach=not args.no_reach,
+    )
+    row = measure(spec)
+    if args.json != "-":
+        print(summary(row))
+    if args.json:
+        write_json(args.json, row)
+    return 0
+
+
+# ----- the summary ------------------------------------------------------------------------------
+
+
+def _si(value: float | None, unit: str) -> str:
+    if value is None:
+        return "missing"
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "µ")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def _time(row: dict[str, Any], prefix: str) -> str:
+    text = f"{_si(row[f'{prefix}_s'], 's')} median (IQR {_si(row[f'{prefix}_iqr_s'], 's')}, n={row[f'{prefix}_n']})"
+    return text + ("  NOISY: IQR > 10% of median" if row[f"{prefix}_noisy"] else "")
+
+
+def _task_label(row: dict[str, Any]) -> str:
+    items = ",".join(f"{k}={v}" for k, v in sorted((row["task_params"] or {}).items()))
+    return f"{row['task']}[{items}]" if items else str(row["task"])
+
+
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def summary(row: dict[str, Any]) -> str:
+    """A human-readable account of one result row (JSON columns as text or decoded)."""
+    row = {**row, **{k: _decoded(row.get(k)) for k in ("task_params", "transfer_scores", "grad_reach", "missing")}}
+    head = (
+        f"{row['label']} on {_task_label(row)}: T={row['seq_len']}, batch {row['batch']}, "
+        f"hidden {row['hidden_size']}, {row['device']} {row['dtype']}"
+    )
+    if row["status"] != "ok":
+        return f"{head}\n  {row['status']}: {row['error']}"
+    lines = [
+        head,
+        f"  forward      {_time(row, 'fwd_time')}",
+        f"  train step   {_time(row, 'step_time')}; {_si(row['tokens_per_s'], 'tokens/s')}",
+        f"  saved        {_si(row['saved_bytes'], 'B')} for backward; peak RSS {_si(row['rss_peak_bytes'], 'B')}",
+    ]
+    if row["cuda_peak_allocated_bytes"] is not None:
+        lines.append(
+            f"  CUDA         peak allocated {_si(row['cuda_peak_allocated_bytes'], 'B')}, reserved "
+            f"{_si(row['cuda_peak_reserved_bytes'], 'B')}; NVML in use {_si(row['nvml_used_bytes'], 'B')}"
+        )
+    lines.append(
+        f"  FLOPs        forward {_si(row['flops_fwd'], 'FLOP')} (analytic {_si(row['flops_fwd_analytic'], 'FLOP')}), "
+        f"backward {_si(row['flops_bwd'], 'FLOP')} (analytic {_si(row['flops_bwd_analytic'], 'FLOP')})"
+    )
+    fraction = "missing" if row["peak_fraction"] is None else f"{row['peak_fraction']:.3g}"
+    lines.append(
+        f"  rate         {_si(row['flops_per_s'], 'FLOP/s')} = {fraction} x this machine's matmul rate "
+        f"{_si(row['matmul_flops_per_s'], 'FLOP/s')}"
+    )
+    if row["energy_j"] is not None:
+        lines.append(f"  energy       {_si(row['energy_j'], 'J')} per step at {_si(row['power_w'], 'W')}")
+    if row["score"] is not None:
+        better = "higher" if row["higher_is_better"] else "lower"
+        lines.append(
+            f"  score        {row['score_metric']} {row['score']:.4f} ({better} is better; chance "
+            f"{row['chance']:.4f}); final loss {row['final_loss']:.4f}; {row['train_time_s']:.1f} s"
+        )
+        for length, score in (row["transfer_scores"] or {}).items():
+            lines.append(f"  transfer     at {length}: {score:.4f}")
+    if row["grad_reach"] is not None:
+        reach = ", ".join(f"{d}: {norm:.2e}" for d, norm in row["grad_reach"])
+        lines.append(f"  grad reach   |dL_T/dh_(T-1-d)| at d = {reach}")
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for column, reason in (row["missing"] or {}).items():
+        by_reason[reason].append(column)
+    if by_reason:
+        lines.append("  missing:")
+        lines.extend(f"    {', '.join(cols)}: {reason}" for reason, cols in by_reason.items())
+    return "\n".join(lines)
+
+
+__all__ = ["UsageError", "register", "run", "summary"]

@@ -1,0 +1,222 @@
+"""``measure(spec)``: every figure of one configuration from one built model, as one result row.
+
+Order matters: the matrix-multiply rate first (cached per process), then with fresh peak-memory marks
+the timed forward passes and training steps, the energy window (GPU), the saved-tensor count and
+the FLOP count (both slow the call down, so they come after the clock), the accuracy run (it changes
+the weights), and gradient reach on the trained model. A figure that cannot be had is None with its
+reason in ``missing``; nothing is ever 0 by default.
+
+The timed forward pass records the autograd graph, as the forward of a training step does, so
+``step_time_s - fwd_time_s`` is the loss and backward; a training step is ``zero_grad``, forward,
+the task's loss and backward (no optimiser update).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import torch
+from torch import Tensor
+
+from attnbench.errors import UsageError
+from attnbench.measure import energy as energy_mod
+from attnbench.measure import flops as flops_mod
+from attnbench.measure import memory, reach
+from attnbench.measure import spec as spec_mod
+from attnbench.measure._device import Unavailable
+from attnbench.measure.environment import environment
+from attnbench.measure.spec import MeasureSpec
+from attnbench.measure.timing import time_fn
+from attnbench.schema import empty_row
+from attnbench.tasks import build_task
+from attnbench.tasks.base import Task
+from attnbench.variants import RecurrentVariant, Shape, get_variant
+
+R = TypeVar("R")
+JSON_COLUMNS = ("variant_params", "task_params", "transfer_scores", "grad_reach", "missing")
+
+
+class _Row:
+    """A result row under construction, with its ``missing`` reasons."""
+
+    def __init__(self) -> None:
+        self.row = empty_row()
+        self.missing: dict[str, str] = {}
+
+    def attempt(self, columns: tuple[str, ...], fn: Callable[[], R]) -> R | None:
+        """``fn()``; on :class:`Unavailable` the columns are None with its reason."""
+        try:
+            return fn()
+        except Unavailable as exc:
+            self.lack(columns, str(exc))
+            return None
+
+    def lack(self, columns: tuple[str, ...], reason: str) -> None:
+        for column in columns:
+            self.row[column] = None
+            self.missing.setdefault(column, reason)
+
+    def set(self, **values: Any) -> None:
+        self.row.update(values)
+
+
+def _batch(task: Task, spec: MeasureSpec, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    generator = torch.Generator().manual_seed(spec.seed)
+    x, y = task.sample(spec.batch, generator, device)
+    x = x.to(dtype) if x.is_floating_point() else x
+    y = y.to(dtype) if y.is_floating_point() else y
+    return x, y
+
+
+def _build(
+    variant_cls: type[RecurrentVariant],
+    task: Task,
+    params: dict[str, Any],
+    spec: MeasureSpec,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> RecurrentVariant:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        model = variant_cls(task.input_size, task.output_size, spec.hidden_size, **params)
+    return model.to(device=device, dtype=dtype).train()
+
+
+def measure(spec: MeasureSpec) -> dict[str, Any]:
+    """Measure one configuration; return one row with every column of :mod:`attnbench.schema`.
+
+    The JSON columns (:data:`JSON_COLUMNS`) hold JSON text, e.g. ``missing`` is ``'{"energy_j": "..."}'``.
+
+    Raises :class:`~attnbench.errors.UsageError` / ``ParameterError`` / ``UnknownNameError`` for a
+    configuration that cannot be built. A combination the variant's ``skip`` rejects gives a row with
+    status ``skipped`` and the reason in ``error``.
+    """
+    started = time.perf_counter()
+    device, dtype = spec_mod.resolve_device(spec.device), spec_mod.resolve_dtype(spec.dtype)
+    task = build_task(spec.task, **spec.task_params)
+    if spec.seq_len is not None:
+        if task.seq_len_param() in spec.task_params:
+            raise UsageError(f"seq_len and task parameter {task.seq_len_param()} both set the length; give one")
+        task = task.with_seq_len(spec.seq_len)
+    variant_cls = get_variant(spec.variant)
+    params = variant_cls.resolve(spec.variant_params)
+    out = _Row()
+    out.set(**spec_mod.config_columns(spec, task, variant_cls, params, device, dtype))
+    skip = variant_cls.skip(task.seq_len, **params)
+    if skip is None:
+        _measure_into(out, spec, task, variant_cls, params, device, dtype)
+        out.set(status="ok", error="")
+    else:
+        out.set(status="skipped", error=skip)
+    env, env_missing = environment(device)
+    out.set(**env)
+    out.missing.update(env_missing)
+    out.set(missing=dict(sorted(out.missing.items())), wall_time_s=time.perf_counter() - started)
+    for column in JSON_COLUMNS:  # stored as JSON text, like every other producer of rows
+        if out.row[column] is not None:
+            out.row[column] = json.dumps(out.row[column], sort_keys=True)
+    return out.row
+
+
+def _measure_into(
+    out: _Row,
+    spec: MeasureSpec,
+    task: Task,
+    variant_cls: type[RecurrentVariant],
+    params: dict[str, Any],
+    device: torch.device,
+    dtype: torch.dtype,
+) -> None:
+    model = _build(variant_cls, task, params, spec, device, dtype)
+    x, y = _batch(task, spec, device, dtype)
+    b, t_len, h = spec.batch, task.seq_len, spec.hidden_size
+
+    def forward() -> Tensor:
+        return model(x).logits
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        task.loss(model(x).logits, y).backward()
+
+    # the machine's matmul rate at the size of the gate product every variant runs each step
+    rate = flops_mod.matmul_rate(b, h, 4 * h, device, dtype)
+
+    # ----- time and peak memory ------------------------------------------------------------------
+    memory.reset_peak_rss()
+    memory.reset_cuda_peaks(device)
+    fwd = time_fn(forward, repeats=spec.repeats, warmup=spec.warmup, device=device, label="forward")
+    stp = time_fn(step, repeats=spec.repeats, warmup=spec.warmup, device=device, label="step")
+    out.set(**fwd.columns("fwd_time"), **stp.columns("step_time"))
+    if stp.median <= 0:  # below the clock's resolution: no rate can be derived
+        out.lack(("tokens_per_s", "flops_per_s", "peak_fraction"), "training step faster than the clock resolves")
+    else:
+        out.set(tokens_per_s=b * t_len / stp.median)
+    out.set(rss_peak_bytes=memory.peak_rss_bytes())
+    peaks = out.attempt(("cuda_peak_allocated_bytes", "cuda_peak_reserved_bytes"), lambda: memory.cuda_peaks(device))
+    if peaks is not None:
+        out.set(cuda_peak_allocated_bytes=peaks[0], cuda_peak_reserved_bytes=peaks[1])
+    out.set(nvml_used_bytes=out.attempt(("nvml_used_bytes",), lambda: memory.nvml_used_bytes(device)))
+
+    # ----- energy (NVIDIA GPUs) ------------------------------------------------------------------
+    reading = out.attempt(
+        ("energy_j", "power_w"),
+        lambda: energy_mod.measure_energy(step, device, min_window_s=spec.energy_window_s),
+    )
+    if reading is not None:
+        out.set(energy_j=reading.joules_per_step, power_w=reading.watts)
+
+    # ----- saved bytes and FLOPs (instrumented, after the clock) ---------------------------------
+    model.zero_grad(set_to_none=True)
+    out.set(saved_bytes=memory.saved_bytes(forward, exclude=[*model.parameters(), x, y]))
+    counted, _ = flops_mod.count_flops(forward, lambda logits: task.loss(logits, y).backward())
+    model.zero_grad(set_to_none=True)
+    out.set(flops_fwd=counted.forward, flops_bwd=counted.backward, matmul_flops_per_s=rate)
+    if stp.median > 0:
+        per_s = counted.total / stp.median
+        out.set(flops_per_s=per_s, peak_fraction=per_s / rate)
+    analytic = variant_cls.analytic_flops(Shape(b, t_len, task.input_size, task.output_size, h), **params)
+    if analytic is None:
+        out.lack(("flops_fwd_analytic", "flops_bwd_analytic"), f"variant {variant_cls.name!r} has no analytic_flops")
+    else:
+        out.set(flops_fwd_analytic=analytic.forward, flops_bwd_analytic=analytic.backward)
+
+    # ----- accuracy run, then gradient reach on the trained model --------------------------------
+    out.set(score_metric=task.metric, higher_is_better=task.higher_is_better, chance=task.chance)
+    _train_into(out, spec, task, model, device)
+    if spec.reach:
+        out.set(grad_reach=reach.gradient_reach(model, task, x, y))
+    else:
+        out.lack(("grad_reach",), "not asked for (reach=False)")
+
+
+TRAIN_COLUMNS = ("score", "final_loss", "train_time_s", "transfer_scores")
+
+
+def _train_into(out: _Row, spec: MeasureSpec, task: Task, model: RecurrentVariant, device: torch.device) -> None:
+    if spec.train_steps == 0:
+        out.lack(TRAIN_COLUMNS, "train_steps=0: no accuracy run")
+        return
+    from attnbench.training import TrainConfig, train
+
+    config = TrainConfig(
+        steps=spec.train_steps,
+        batch=spec.train_batch or spec.batch,
+        optimizer=spec.optimizer,
+        lr=spec.lr,
+        clip=spec.clip,
+        eval_batches=spec.eval_batches,
+        seed=spec.seed,
+        progress=spec.progress,
+    )
+    result = train(model, task, config, device=str(device))
+    out.set(score=result.score, final_loss=result.final_loss, train_time_s=result.wall_time_s)
+    if result.transfer_scores:
+        out.set(transfer_scores={str(k): v for k, v in sorted(result.transfer_scores.items())})
+    else:
+        out.lack(("transfer_scores",), f"task {task.name!r} has no transfer evaluation")
+
+
+__all__ = ["JSON_COLUMNS", "TRAIN_COLUMNS", "measure"]

@@ -1,0 +1,55 @@
+"""`attnbench measure`: a readable summary, the row as JSON, one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from attnbench.cli import main
+from attnbench.schema import COLUMNS
+from tests.measure.conftest import tiny_task  # noqa: F401  (fixture)
+
+FAST = ["--seq-len", "6", "--batch", "2", "--hidden", "4", "--repeats", "2", "--warmup", "0"]
+
+
+def test_summary_and_json_row(tiny_task, tmp_path, capsys) -> None:  # noqa: F811
+    path = tmp_path / "row.json"
+    code = main(["measure", "--variant", "sab", "--task", tiny_task, "-p", "k_att=2", *FAST, "--json", str(path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("sab[k_att=2] on tiny_copy[seq_len=6]: T=6, batch 2, hidden 4, cpu float32")
+    for word in ("forward", "train step", "saved", "FLOPs", "grad reach", "missing:", "energy_j, power_w"):
+        assert word in out
+    row = json.loads(path.read_text())
+    assert set(row) == set(COLUMNS)
+    assert row["status"] == "ok" and json.loads(row["variant_params"])["k_att"] == 2
+
+
+def test_json_to_stdout_is_only_json(tiny_task, capsys) -> None:  # noqa: F811
+    assert main(["measure", "--variant", "lstm", "--task", tiny_task, *FAST, "--no-reach", "--json", "-"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["grad_reach"] is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--device", "quantum"], "unknown device"),
+        (["--dtype", "int3"], "unknown dtype"),
+        (["-p", "k_top"], "expected NAME=VALUE"),
+        (["-p", "k_top=0"], "k_top='0' is not allowed"),
+        (["--repeats", "0"], "repeats=0 is not allowed"),
+        (["--json", "/no/such/dir/row.json"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tiny_task, capsys, extra: list[str], message: str) -> None:  # noqa: F811
+    assert main(["measure", "--variant", "sab", "--task", tiny_task, *FAST, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("attnbench: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_unknown_variant_lists_the_known_ones(tiny_task, capsys) -> None:  # noqa: F811
+    assert main(["measure", "--variant", "nope", "--task", tiny_task, *FAST]) == 2
+    assert "known variants: dense" in capsys.readouterr().err
