@@ -1,0 +1,81 @@
+"""The asv grid: variant x sequence length x memory size x top-k, chosen by ATTNBENCH_ASV_GRID.
+
+``cpu`` (default) is small enough for `asv run --quick` on a 2-core CI runner; ``gpu`` is the grid for
+GPU runners (set ATTNBENCH_ASV_GRID=gpu in their environment; no code change). Parameter values are
+strings: the sequence length is the total input length, and ``"none"`` is "this axis does not apply"
+(or, for a parameter that accepts none, its none: SAB's unbounded memory).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+GRIDS: dict[str, dict[str, Any]] = {
+    "cpu": {
+        "variant": ["lstm", "dense", "sab", "rsm"],
+        "seq_len": ["40", "120"],
+        "memory": ["none", "8"],
+        "top_k": ["none", "4"],
+        "batch": 8,
+        "hidden_size": 32,
+        "train_steps": 60,
+        "device": "cpu",
+    },
+    "gpu": {
+        "variant": ["lstm", "dense", "sab", "rsm"],
+        "seq_len": ["120", "520", "1020"],
+        "memory": ["none", "16", "64"],
+        "top_k": ["none", "5", "10"],
+        "batch": 32,
+        "hidden_size": 128,
+        "train_steps": 1000,
+        "device": "cuda",
+    },
+}
+NAME = os.environ.get("ATTNBENCH_ASV_GRID", "cpu")
+if NAME not in GRIDS:
+    raise ValueError(f"ATTNBENCH_ASV_GRID={NAME!r} is not a grid; expected one of {', '.join(GRIDS)}")
+GRID = GRIDS[NAME]
+PARAM_NAMES = ["variant", "seq_len", "memory", "top_k"]
+PARAMS = [GRID[name] for name in PARAM_NAMES]
+TASK = "copy"  # its length parameter is the delay T; the input is T + 20 steps
+COPY_OVERHEAD = 20
+
+
+def configuration(variant: str, seq_len: str, memory: str, top_k: str) -> tuple[dict[str, Any], dict[str, Any]] | str:
+    """(variant parameters, task parameters) of a grid point, or why the point does not exist."""
+    from attnbench.params import ParameterError, axis_params
+    from attnbench.variants import get_variant
+
+    cls = get_variant(variant)
+    axes = axis_params(cls.params)
+    params: dict[str, Any] = {}
+    for axis, value in (("memory", memory), ("top_k", top_k)):
+        if axis in axes:
+            params[axes[axis]] = value
+        elif value != "none":
+            return f"{variant} has no {axis} parameter"
+    try:
+        params = cls.resolve(params)
+    except ParameterError as exc:
+        return str(exc)
+    total = int(seq_len)
+    reason = cls.skip(total, **params)
+    if reason:
+        return reason
+    return params, {"seq_len": total - COPY_OVERHEAD}
+
+
+def valid_points() -> list[tuple[str, str, str, str]]:
+    """Every grid point that exists."""
+    import itertools
+
+    return [p for p in itertools.product(*PARAMS) if not isinstance(configuration(*p), str)]
+
+
+def invalid_points() -> list[tuple[str, str, str, str]]:
+    """Grid points asv must skip (an axis that does not apply, a combination that makes no sense)."""
+    import itertools
+
+    return [p for p in itertools.product(*PARAMS) if isinstance(configuration(*p), str)]
