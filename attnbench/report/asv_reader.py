@@ -1,0 +1,243 @@
+"""Read an asv (0.6) results folder into rows of the attnbench results schema.
+
+Layout (written by ``asv run``)::
+
+    <results>/benchmarks.json                    # optional: benchmark metadata, param_names
+    <results>/<machine>/machine.json             # {"machine": ..., "cpu": ..., "version": 1}
+    <results>/<machine>/<commit8>-<env>.json     # {"commit_hash", "date", "params", "python",
+                                                 #  "env_name", "result_columns", "results", "version": 2}
+
+``results[name]`` is a row aligned with ``result_columns``; its ``result`` entry lists one value per
+combination of ``params`` (``itertools.product`` order), None where the benchmark failed and NaN where
+it was skipped. attnbench's benchmarks take ``param_names == ["variant", "seq_len", "memory", "top_k"]``
+(values stored as ``repr`` strings, ``'none'`` where an axis does not apply); the method name (the last
+dotted component) says which schema column a value fills. Several methods of one configuration merge
+into one row. Only the newest commit per machine and environment is read.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from attnbench.schema import COLUMNS, METRIC_COLUMNS
+
+PARAM_NAMES = ("variant", "seq_len", "memory", "top_k")
+METHOD_COLUMNS = {"time_forward": "fwd_time_s", "time_step": "step_time_s", "peakmem_step": "rss_peak_bytes"}
+IQR_COLUMNS = {"fwd_time_s": "fwd_time_iqr_s", "step_time_s": "step_time_iqr_s"}
+SKIP_FILES = {"machine.json", "benchmarks.json"}
+
+
+def column_of(benchmark: str) -> str | None:
+    """The schema column an asv benchmark fills, from its method name; None if it is not one of ours."""
+    method = benchmark.rsplit(".", 1)[-1]
+    if method in METHOD_COLUMNS:
+        return METHOD_COLUMNS[method]
+    if method.startswith("track_") and method[len("track_") :] in METRIC_COLUMNS:
+        return method[len("track_") :]
+    return None
+
+
+def machine_dirs(path: Path) -> list[Path]:
+    """The machine folders of an asv results folder (``path`` itself if it is one); [] if none."""
+    if (path / "machine.json").is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.iterdir() if p.is_dir() and (p / "machine.json").is_file())
+
+
+def is_asv_results(path: Path) -> bool:
+    """Whether ``path`` looks like an asv results folder (or one machine folder of it)."""
+    return bool(machine_dirs(Path(path)))
+
+
+def parse_param(text: Any) -> Any:
+    """An asv parameter value (a ``repr`` string) as a Python value; ``'none'`` becomes None."""
+    value = text
+    if isinstance(text, str):
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+    if isinstance(value, str):
+        if value.strip().lower() in ("none", "null", ""):
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return value
+    return value
+
+
+def _param_names(results_root: Path) -> dict[str, list[str]]:
+    try:
+        meta = json.loads((results_root / "benchmarks.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(meta, dict):
+        return {}
+    return {k: list(v.get("param_names") or []) for k, v in meta.items() if isinstance(v, dict)}
+
+
+def _label(variant: Any, memory: Any, top_k: Any) -> str:
+    extra = [f"{name}={value}" for name, value in (("memory", memory), ("top_k", top_k)) if value is not None]
+    return f"{variant}[{','.join(extra)}]" if extra else str(variant)
+
+
+def _newest(files: list[tuple[Path, dict[str, Any]]]) -> list[tuple[Path, dict[str, Any]]]:
+    """The newest file (by commit date) of each environment."""
+    best: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for path, data in files:
+        env = str(data.get("env_name") or path.stem.partition("-")[2])
+        if env not in best or (data.get("date") or 0) > (best[env][1].get("date") or 0):
+            best[env] = (path, data)
+    return [best[k] for k in sorted(best)]
+
+
+def _timestamp(ms: Any) -> str | None:
+    if not isinstance(ms, (int, float)) or isinstance(ms, bool):
+        return None
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).isoformat()
+
+
+def read_asv(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """Rows (schema columns plus ``source``) from an asv results folder, and notes for the report.
+
+    Damaged result files are skipped and counted in a note.
+    """
+    root = Path(path)
+    names_meta = _param_names(root if (root / "benchmarks.json").exists() else root.parent)
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    notes: list[str] = []
+    damaged = ignored = 0
+    for mdir in machine_dirs(root):
+        try:
+            machine = json.loads((mdir / "machine.json").read_text())
+        except (OSError, ValueError):
+            machine = {}
+        machine = machine if isinstance(machine, dict) else {}
+        files = []
+        for file in sorted(mdir.glob("*.json")):
+            if file.name in SKIP_FILES:
+                continue
+            try:
+                data = json.loads(file.read_text())
+                if not isinstance(data.get("results"), dict) or not isinstance(data.get("result_columns"), list):
+                    raise ValueError("not an asv results file")
+            except (OSError, ValueError, AttributeError):
+                damaged += 1
+                continue
+            files.append((file, data))
+        chosen = _newest(files)
+        if len(chosen) < len(files):
+            commits = ", ".join(str(d.get("commit_hash", ""))[:8] for _, d in chosen)
+            notes.append(f"asv {mdir.name}: read the newest commit per environment ({commits}) of {len(files)} files")
+        for file, data in chosen:
+            ignored += _add_file(rows, file, data, machine, mdir.name, names_meta, str(root))
+    if damaged:
+        notes.append(f"skipped {damaged} damaged asv result file(s) in {root}")
+    if ignored:
+        notes.append(f"ignored {ignored} asv benchmark(s) in {root} that fill no attnbench column")
+    if any(r["score"] is not None for r in rows.values()) and all(r["higher_is_better"] is None for r in rows.values()):
+        notes.append(f"asv results in {root} do not say whether a higher score is better; the report assumes it is")
+    for row in rows.values():
+        del row["_states"]
+        row["missing"] = json.dumps(row["missing"], sort_keys=True) if row["missing"] else None
+    frame = pd.DataFrame(list(rows.values()), columns=[*COLUMNS, "source"])
+    return frame, notes
+
+
+def _add_file(
+    rows: dict[tuple[Any, ...], dict[str, Any]],
+    file: Path,
+    data: dict[str, Any],
+    machine: dict[str, Any],
+    machine_name: str,
+    names_meta: dict[str, list[str]],
+    source: str,
+) -> int:
+    """Merge one asv result file into ``rows``; returns the number of benchmarks ignored."""
+    ignored = 0
+    commit = str(data.get("commit_hash") or "")
+    env = str(data.get("env_name") or "")
+    for bench, entry in data["results"].items():
+        column = column_of(bench)
+        cells = dict(zip(data["result_columns"], entry)) if isinstance(entry, list) else {}
+        params = cells.get("params") or []
+        names = names_meta.get(bench) or list(PARAM_NAMES)
+        if column is None or not params or len(names) != len(params):
+            ignored += 1
+            continue
+        combos = list(itertools.product(*params))
+        values = cells.get("result")
+        values = values if isinstance(values, list) and len(values) == len(combos) else [None] * len(combos)
+        q25 = cells.get("stats_q_25") or [None] * len(combos)
+        q75 = cells.get("stats_q_75") or [None] * len(combos)
+        for combo, value, lo, hi in zip(combos, values, q25, q75):
+            config = {n: parse_param(v) for n, v in zip(names, combo)}
+            key = (machine_name, env, *sorted((k, str(v)) for k, v in config.items()))
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = _new_row(config, machine, machine_name, commit, env, data, source)
+            _set_value(row, column, value, lo, hi)
+    return ignored
+
+
+def _new_row(
+    config: dict[str, Any],
+    machine: dict[str, Any],
+    machine_name: str,
+    commit: str,
+    env: str,
+    data: dict[str, Any],
+    source: str,
+) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update({k: v for k, v in config.items() if k in row})
+    label = _label(config.get("variant"), config.get("memory"), config.get("top_k"))
+    row.update(
+        label=label,
+        point_id=f"asv:{machine_name}:{commit[:8]}:{env}:{label}:T={config.get('seq_len')}",
+        git_commit=commit or None,
+        hostname=machine.get("machine", machine_name),
+        cpu_model=machine.get("cpu"),
+        platform=machine.get("os"),
+        python_version=data.get("python"),
+        timestamp=_timestamp(data.get("date")),
+        source=source,
+        missing={},
+        _states=[],
+    )
+    return row
+
+
+def _set_value(row: dict[str, Any], column: str, value: Any, lo: Any, hi: Any) -> None:
+    if value is None:
+        row["_states"].append("error")
+        row["missing"][column] = "asv benchmark failed"
+    elif isinstance(value, float) and math.isnan(value):
+        row["_states"].append("skipped")
+        row["missing"][column] = "asv benchmark skipped"
+    else:
+        row["_states"].append("ok")
+        row[column] = value
+        if column in IQR_COLUMNS and isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            row[IQR_COLUMNS[column]] = hi - lo
+    states = row["_states"]
+    row["status"] = "ok" if "ok" in states else ("error" if "error" in states else "skipped")
+    reasons = sorted(set(row["missing"].values()))
+    row["error"] = None if row["status"] == "ok" else "; ".join(reasons)
+
+
+__all__ = ["METHOD_COLUMNS", "PARAM_NAMES", "column_of", "is_asv_results", "parse_param", "read_asv"]

@@ -1,0 +1,255 @@
+"""Assemble the report: read the results, compute fronts and fits, draw the figures, write the files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from attnbench.errors import UsageError
+from attnbench.report import curves, plots
+from attnbench.report.frontier import grouped_pareto_mask
+from attnbench.report.html import Document, FigureRef, Section, Table, write
+from attnbench.report.scaling import ABOVE_TOLERANCE, ANALYTIC_TOLERANCE, EXPECTED_EXPONENTS, fit_exponents
+from attnbench.report.tables import (
+    COST_NAMES,
+    axis_label,
+    chosen_costs,
+    format_value,
+    grad_reach_table,
+    load_table,
+    score_of,
+    status_counts,
+    unit_of,
+)
+from attnbench.schema import STATUSES
+
+FIGURES = "figures"
+SCALING_BY = ("task", "series", "batch", "hidden_size", "device", "dtype")
+SCALING_TEXT = (
+    "Fitted: the least-squares slope of log(cost) against log(T) over the lengths each configuration was "
+    "measured at. Expected: the asymptotic exponent the algorithm should have (lstm, rsm and sab with a "
+    "capped memory 1; dense 2; sab with an unbounded memory 2, because it keeps T/k_att memories, so its "
+    "attention work grows as T^2/k_att even though the linear LSTM-cell work dominates at short T). "
+    "Lower-order terms pull a measured slope below the asymptotic one at short lengths, so a slope more "
+    f"than {ABOVE_TOLERANCE} above the expected one is flagged (!), and for FLOPs the slope of the "
+    f"variant's analytic count over the same lengths must match the counted slope within {ANALYTIC_TOLERANCE}. "
+    "Process RSS has a large constant part and no expected exponent."
+)
+
+
+def _file_slug(text: str, hashed: bool = True) -> str:
+    """A file-name part for ``text``; a short hash keeps names that are not already plain distinct."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-").lower()[:40] or "x"
+    if not hashed or slug == str(text):
+        return slug
+    return f"{slug}-{hashlib.sha1(str(text).encode()).hexdigest()[:6]}"
+
+
+def _fig(out: Path, name: str) -> tuple[Path, str]:
+    return out / FIGURES / f"{name}.png", f"{FIGURES}/{name}.png"
+
+
+def _overview(frame: pd.DataFrame, notes: list[str], sources: list[str]) -> list[Section]:
+    counts = status_counts(frame)
+    counts = counts.reindex(columns=[s for s in [*STATUSES, "unknown"] if s in counts.columns])
+    table = Table(counts.reset_index().astype(str), "points per task and status")
+    paragraphs = [f"Read {len(frame)} points from: {', '.join(sources)}."]
+    sections = [Section("Overview", paragraphs, tables=[table])]
+    if notes:
+        sections.append(Section("Notices", list(notes), warning=True))
+    return sections
+
+
+def _front_table(frame: pd.DataFrame, cost: str) -> Table:
+    metric, higher = score_of(frame)
+    ok = frame[(frame["status"] == "ok") & frame["score"].notna() & pd.to_numeric(frame[cost]).gt(0)]
+    front = ok[grouped_pareto_mask(ok, {cost: "min", "score": "max" if higher else "min"}, ["seq_len"])]
+    front = front.sort_values(["seq_len", cost])
+    rows = pd.DataFrame(
+        {
+            "T": front["seq_len"].map(lambda v: f"{int(v)}"),
+            "configuration": front["series"],
+            metric: front["score"].map(format_value),
+            axis_label(cost): front[cost].map(lambda v: format_value(v, unit_of(cost))),
+        }
+    )
+    return Table(rows, f"front: {metric} against {axis_label(cost)}")
+
+
+def _pareto_section(task_frame: pd.DataFrame, task: str, costs: list[str], out: Path, colours: dict) -> Section:
+    scored = task_frame[(task_frame["status"] == "ok") & task_frame["score"].notna()]
+    section = Section("Pareto fronts")
+    if (task_frame["status"] != "ok").all():
+        section.warning = True
+        section.paragraphs.append("No point of this task was measured (see the status above), so there is no front.")
+        return section
+    if scored.empty:
+        section.warning = True
+        section.paragraphs.append(
+            "These results hold no accuracy (train_steps = 0, or the score is missing), so the fronts of accuracy "
+            "against cost cannot be drawn. Run the sweep with train_steps > 0 to get them; scaling and gradient "
+            "reach below do not need accuracy."
+        )
+        return section
+    section.paragraphs.append(
+        "Each panel is one sequence length. Solid points joined by the line are the Pareto front (no other point "
+        "is both cheaper and better); faded points are dominated. Points that failed are listed in the panel."
+    )
+    slug = _file_slug(task)
+    metric, _ = score_of(scored)
+    for cost in costs:
+        path, rel = _fig(out, f"pareto-{slug}-{_file_slug(cost, hashed=False)}")
+        plots.pareto_figure(task_frame, task, cost, colours, path)
+        caption = f"{task}: {metric} against {axis_label(cost)}"
+        child = Section(f"{metric} against {COST_NAMES.get(cost, cost)}", figures=[FigureRef(rel, caption)])
+        child.tables.append(_front_table(task_frame, cost))
+        section.children.append(child)
+    time = next((c for c in costs if c.endswith("time_s")), None)
+    memory = next((c for c in costs if c.endswith("bytes")), None)
+    if time and memory:
+        path, rel = _fig(out, f"threeway-{slug}")
+        plots.three_way_figure(task_frame, task, time, memory, colours, path)
+        caption = f"{task}: {axis_label(time)} across, {metric} up, {axis_label(memory)} as marker size"
+        text = "Solid points are on the front of all three objectives at once; faded points are dominated."
+        section.children.append(Section("Three objectives at once", [text], figures=[FigureRef(rel, caption)]))
+    return section
+
+
+def _scaling_section(task_frame: pd.DataFrame, task: str, costs: list[str], out: Path, colours: dict) -> Section:
+    section = Section("Scaling with sequence length", [SCALING_TEXT])
+    fits = fit_exponents(task_frame, costs, by=SCALING_BY)
+    if not costs or task_frame[task_frame["status"] == "ok"].empty:
+        section.paragraphs.append("No measured costs to fit.")
+        return section
+    path, rel = _fig(out, f"scaling-{_file_slug(task)}")
+    curves.scaling_figure(task_frame, fits, task, costs, colours, path)
+    section.figures.append(FigureRef(rel, f"{task}: each cost against sequence length, log-log"))
+
+    def num(v: object) -> str:
+        return "–" if pd.isna(v) else f"{v:.2f}"
+
+    rows = pd.DataFrame(
+        {
+            "configuration": fits["series"],
+            "cost": fits["cost"].map(axis_label),
+            "T": [f"{int(a)}–{int(b)} ({n})" for a, b, n in zip(fits["seq_min"], fits["seq_max"], fits["n"])],
+            "fitted": fits["fitted"].map(num),
+            "analytic": fits["analytic"].map(num),
+            "expected": fits["declared"].map(num),
+            "verdict": fits["verdict"],
+        }
+    )
+    section.tables.append(Table(rows, "fitted exponents (T: range of lengths and how many)"))
+    return section
+
+
+def _reach_section(reach: pd.DataFrame, task: str, out: Path, colours: dict) -> Section:
+    section = Section("Gradient reach")
+    data = reach[reach["task"] == task]
+    if data.empty:
+        section.paragraphs.append("No gradient-reach measurements in these results for this task.")
+        return section
+    section.paragraphs.append(
+        "Norm of the gradient of the last step's loss with respect to the hidden state d steps earlier (mean over "
+        "the batch). A flat line means the past still receives gradient; a steep fall means it does not."
+    )
+    path, rel = _fig(out, f"reach-{_file_slug(task)}")
+    curves.grad_reach_figure(reach, task, colours, path)
+    section.figures.append(FigureRef(rel, f"{task}: gradient norm against distance"))
+    return section
+
+
+def _status_section(task_frame: pd.DataFrame, task: str, out: Path) -> Section:
+    section = Section("Status of every point")
+    shown = task_frame[task_frame["status"] != "skipped"]
+    if not shown.empty:
+        path, rel = _fig(out, f"status-{_file_slug(task)}")
+        plots.status_figure(task_frame, task, path)
+        section.figures.append(FigureRef(rel, f"{task}: status by configuration and sequence length"))
+    not_ok = task_frame[task_frame["status"] != "ok"].sort_values(["status", "series", "seq_len"])
+    failed, skipped = not_ok[not_ok["status"] != "skipped"], not_ok[not_ok["status"] == "skipped"]
+    if failed.empty:
+        section.paragraphs.append("Every point that was run was measured (no oom, error or timeout).")
+    else:
+        section.tables.append(Table(_reasons(failed), "points that failed (oom, error, timeout)"))
+    if not skipped.empty:
+        section.paragraphs.append(f"{len(skipped)} skipped combination(s) (they make no sense) are listed, not drawn.")
+        section.tables.append(Table(_reasons(skipped), "skipped combinations", collapsed=True))
+    return section
+
+
+def _reasons(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "configuration": rows["series"],
+            "T": rows["seq_len"].map(lambda v: "–" if pd.isna(v) else f"{int(v)}"),
+            "status": rows["status"],
+            "reason": rows["error"].map(lambda e: "" if e is None or pd.isna(e) else str(e)[:300]),
+        }
+    )
+
+
+def _declared_section() -> Section:
+    rows = pd.DataFrame(
+        [{"variant": v.replace("/unbounded", " (unbounded memory)"), **d} for v, d in EXPECTED_EXPONENTS.items()]
+    ).fillna("–")
+    text = (
+        "The exponents a variant should show (attnbench/report/scaling.py, EXPECTED_EXPONENTS); '?' if none declared."
+    )
+    return Section("Expected exponents", [text], tables=[Table(rows.astype(str))])
+
+
+def build_report(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    title: str | None = None,
+    command: str | None = None,
+) -> Path:
+    """Read results directories and asv results folders, write the report; returns its index.html.
+
+    Writes ``index.html``, ``summary.md`` and ``figures/*.png`` into ``out_dir`` (earlier figures there
+    are removed). ``command`` is the command line that regenerates the report, shown at its top.
+    Raises :class:`~attnbench.errors.UsageError` for a bad path or no rows.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{str(out)!r} exists and is not a folder; give -o a folder for the report")
+    table = load_table(paths)
+    frame = table.frame
+    for old in (out / FIGURES).glob("*.png"):
+        old.unlink()
+    shown = frame[frame["status"] != "skipped"]
+    variant_colours = plots.palette(shown["variant"])
+    reach = grad_reach_table(frame)
+    doc = Document(
+        title or "attnbench report",
+        [
+            "Accuracy against cost (Pareto fronts), how each cost grows with sequence length, and how far back "
+            "gradient reaches, for every variant measured. Made by 'attnbench report' from stored results "
+            "(it reads them and never measures).",
+            f"Regenerate with: {command or 'attnbench report PATH... -o FOLDER'}",
+        ],
+        _overview(frame, table.notes, table.sources),
+    )
+    for task in sorted(frame["task"].unique()):
+        task_frame = frame[frame["task"] == task]
+        costs = chosen_costs(task_frame)
+        series_colours = plots.palette(task_frame[task_frame["status"] != "skipped"]["series"])
+        with plots.theme():
+            children = [
+                _status_section(task_frame, task, out),
+                _pareto_section(task_frame, task, costs, out, variant_colours),
+                _scaling_section(task_frame, task, costs, out, series_colours),
+                _reach_section(reach, task, out, series_colours),
+            ]
+        doc.sections.append(Section(f"Task {task}", children=children))
+    doc.sections.append(_declared_section())
+    return write(doc, out)
+
+
+__all__ = ["build_report"]

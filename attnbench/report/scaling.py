@@ -1,0 +1,184 @@
+"""Scaling exponents: how each cost grows with sequence length, fitted and declared (pure functions).
+
+The fitted exponent is the least-squares slope of log(cost) against log(seq_len) over the lengths a
+configuration was measured at. The declared exponent is the asymptotic one the algorithm should have
+(:data:`EXPECTED_EXPONENTS`, the one place these live). Lower-order terms (the LSTM cell's work is
+linear in T) pull a measured slope below the asymptotic one at short lengths, so only a slope clearly
+*above* the declared one is flagged (unless those timings were flagged noisy). For FLOPs the variant's
+analytic count, fitted over the same lengths, is the exact expectation, and the counted slope must
+match it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+# What each cost column measures, for looking up the declared exponent.
+COST_KIND: dict[str, str] = {
+    "fwd_time_s": "time",
+    "step_time_s": "time",
+    "energy_j": "time",
+    "flops_fwd": "flops",
+    "flops_bwd": "flops",
+    "flops_step": "flops",
+    "saved_bytes": "memory",
+    "cuda_peak_allocated_bytes": "memory",
+}
+
+# Counted FLOP column -> its analytic counterpart, fitted alongside as the exact expectation.
+ANALYTIC_OF: dict[str, str] = {
+    "flops_fwd": "flops_fwd_analytic",
+    "flops_bwd": "flops_bwd_analytic",
+    "flops_step": "flops_step_analytic",
+}
+
+# variant -> cost kind -> asymptotic exponent in T. "sab" depends on whether its memory is capped:
+# an unbounded memory grows as T/k_att, so attention work per sequence grows as T^2/k_att.
+EXPECTED_EXPONENTS: dict[str, dict[str, float]] = {
+    "lstm": {"time": 1.0, "flops": 1.0, "memory": 1.0},
+    "dense": {"time": 2.0, "flops": 2.0, "memory": 2.0},
+    "rsm": {"time": 1.0, "flops": 1.0, "memory": 1.0},
+    "sab": {"time": 1.0, "flops": 1.0, "memory": 1.0},
+    "sab/unbounded": {"time": 2.0, "flops": 2.0, "memory": 2.0},
+    "fox": {"time": 2.0, "flops": 2.0, "memory": 2.0},
+}
+
+# Timing columns and the flag that says their samples were noisy (IQR/median above 10%).
+NOISY_FLAG: dict[str, str] = {"step_time_s": "step_time_noisy", "fwd_time_s": "fwd_time_noisy"}
+
+# A fitted slope more than this above the declared exponent is flagged.
+ABOVE_TOLERANCE = 0.3
+# A counted-FLOP slope further than this from the analytic slope is flagged.
+ANALYTIC_TOLERANCE = 0.15
+# Verdicts that mean something is probably wrong.
+FLAGGED = ("steeper than declared", "differs from analytic count")
+# Values of the memory column that mean "no cap".
+UNBOUNDED = {"", "none", "null", "nan", "unbounded"}
+
+
+def is_unbounded(memory: object) -> bool:
+    """Whether a value of the ``memory`` column means the memory is not capped."""
+    if memory is None or (isinstance(memory, float) and np.isnan(memory)):
+        return True
+    return str(memory).strip().lower() in UNBOUNDED
+
+
+def expected_exponent(variant: str, cost: str, memory: object = None) -> float | None:
+    """The declared asymptotic exponent of ``cost`` in T for ``variant``; None when not declared.
+
+    ``memory`` is the row's memory-axis value: sab without a cap is quadratic. Costs with a large
+    constant part (process RSS, NVML) have no declared exponent.
+    """
+    kind = COST_KIND.get(cost)
+    if kind is None:
+        return None
+    key = f"{variant}/unbounded" if f"{variant}/unbounded" in EXPECTED_EXPONENTS and is_unbounded(memory) else variant
+    return EXPECTED_EXPONENTS.get(key, {}).get(kind)
+
+
+def fit_exponent(seq_len: Sequence[float], cost: Sequence[float]) -> float | None:
+    """Slope of log(cost) on log(seq_len); None without two distinct lengths with positive costs."""
+    x = np.asarray(seq_len, dtype=float)
+    y = np.asarray(cost, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    x, y = np.log(x[keep]), np.log(y[keep])
+    if len(np.unique(x)) < 2:
+        return None
+    slope, _ = np.polyfit(x, y, 1)
+    return float(slope)
+
+
+def _verdict(fitted: float | None, declared: float | None, analytic: float | None, noisy: bool = False) -> str:
+    if fitted is None:
+        return "too few lengths"
+    if noisy and declared is not None and fitted > declared + ABOVE_TOLERANCE:
+        return "noisy timings"
+    if analytic is not None and abs(fitted - analytic) > ANALYTIC_TOLERANCE:
+        return "differs from analytic count"
+    if declared is None:
+        return "no declared exponent"
+    if fitted > declared + ABOVE_TOLERANCE:
+        return "steeper than declared"
+    return "ok"
+
+
+def fit_exponents(
+    frame: pd.DataFrame,
+    costs: Sequence[str],
+    by: Sequence[str] = ("task", "series", "batch", "hidden_size", "device", "dtype"),
+) -> pd.DataFrame:
+    """One row per configuration (``by``) and cost: fitted, analytic and declared exponents, verdict.
+
+    Only rows with status ``ok`` and a positive cost count. Columns: the ``by`` columns, ``variant``,
+    ``memory``, ``cost``, ``n`` (lengths used), ``seq_min``, ``seq_max``, ``fitted``, ``analytic``,
+    ``declared``, ``verdict``.
+    """
+    out_cols = [
+        *by,
+        "variant",
+        "memory",
+        "cost",
+        "n",
+        "seq_min",
+        "seq_max",
+        "fitted",
+        "analytic",
+        "declared",
+        "verdict",
+    ]
+    ok = frame[frame["status"] == "ok"] if "status" in frame else frame
+    records: list[dict[str, object]] = []
+    keys = [c for c in by if c in ok.columns]
+    if ok.empty or not keys:
+        return pd.DataFrame(columns=out_cols)
+    for key, group in ok.groupby(keys, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        variant = str(group["variant"].iloc[0])
+        memory = group["memory"].iloc[0] if "memory" in group else None
+        for cost in costs:
+            if cost not in group or pd.to_numeric(group[cost], errors="coerce").isna().all():
+                continue
+            values = pd.to_numeric(group[cost], errors="coerce")
+            used = group[values.notna() & (values > 0)]
+            lengths = pd.to_numeric(used["seq_len"], errors="coerce")
+            fitted = fit_exponent(lengths, pd.to_numeric(used[cost], errors="coerce"))
+            analytic_col = ANALYTIC_OF.get(cost)
+            analytic = None
+            if analytic_col in used:
+                analytic = fit_exponent(lengths, pd.to_numeric(used[analytic_col], errors="coerce"))
+            declared = expected_exponent(variant, cost, memory)
+            flag = NOISY_FLAG.get(cost)
+            noisy = bool(flag in used and used[flag].map(lambda v: v is True or v == 1).any())
+            records.append(
+                {
+                    **dict(zip(keys, key)),
+                    "variant": variant,
+                    "memory": memory,
+                    "cost": cost,
+                    "n": int(lengths.nunique()),
+                    "seq_min": lengths.min(),
+                    "seq_max": lengths.max(),
+                    "fitted": fitted,
+                    "analytic": analytic,
+                    "declared": declared,
+                    "verdict": _verdict(fitted, declared, analytic, noisy),
+                }
+            )
+    return pd.DataFrame.from_records(records, columns=out_cols)
+
+
+__all__ = [
+    "ABOVE_TOLERANCE",
+    "ANALYTIC_OF",
+    "ANALYTIC_TOLERANCE",
+    "COST_KIND",
+    "EXPECTED_EXPONENTS",
+    "FLAGGED",
+    "expected_exponent",
+    "fit_exponent",
+    "fit_exponents",
+    "is_unbounded",
+]
