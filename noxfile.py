@@ -81,9 +81,11 @@ def reproduce(session: nox.Session) -> None:
 def plugin(session: nox.Session) -> None:
     """The plugin path end to end: install the example FoX plugin, a small sweep over it, and a report."""
     install(session, fox=True)
-    session.run("attnbench", "list", "variants")
+    listing = session.run("attnbench", "list", silent=True)
+    if "fox  (from plugin package attnbench-fox)" not in listing or "! plugin failed" in listing:
+        session.error(f"the fox plugin is not registered cleanly:\n{listing}")
     out = session.create_tmp()
-    session.run("attnbench", "sweep", "--preset", "plugin-smoke", "--out", f"{out}/results")
+    session.run("attnbench", "sweep", "--preset", "plugin-smoke", "--out", f"{out}/results", "--no-progress")
     session.run("attnbench", "report", f"{out}/results", "-o", f"{out}/report")
 
 

@@ -8,6 +8,7 @@ once, here, and validated the same way everywhere.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -100,9 +101,9 @@ def _coerce(value: Any, kind: type, bad: str) -> Any:
     if kind is int:
         if isinstance(value, bool):
             raise ParameterError(bad)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, numbers.Integral):  # numpy integers too
+            return int(value)
+        if isinstance(value, numbers.Real) and float(value).is_integer():
             return int(value)
         if isinstance(value, str):
             try:
@@ -113,7 +114,7 @@ def _coerce(value: Any, kind: type, bad: str) -> Any:
     if kind is float:
         if isinstance(value, bool):
             raise ParameterError(bad)
-        if isinstance(value, (int, float)):
+        if isinstance(value, numbers.Real):
             return float(value)
         if isinstance(value, str):
             try:

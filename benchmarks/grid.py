@@ -1,7 +1,8 @@
 """The asv grid: variant x sequence length x memory size x top-k, chosen by ATTNBENCH_ASV_GRID.
 
 ``cpu`` (default) is small enough for `asv run --quick` on a 2-core CI runner; ``gpu`` is the grid for
-GPU runners (set ATTNBENCH_ASV_GRID=gpu in their environment; no code change). Parameter values are
+GPU runners (set ATTNBENCH_ASV_GRID=gpu in their environment; no code change). The variants are every
+installed one, plugins included, or those named in ATTNBENCH_ASV_VARIANTS. Parameter values are
 strings: the sequence length is the total input length, and ``"none"`` is "this axis does not apply"
 (or, for a parameter that accepts none, its none: SAB's unbounded memory).
 """
@@ -11,9 +12,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
+
+def _variants() -> list[str]:
+    """ATTNBENCH_ASV_VARIANTS (comma-separated), else every installed variant, plugins included."""
+    chosen = os.environ.get("ATTNBENCH_ASV_VARIANTS")
+    if chosen:
+        return [v.strip() for v in chosen.split(",") if v.strip()]
+    from attnbench.variants import list_variants
+
+    return list_variants()
+
+
 GRIDS: dict[str, dict[str, Any]] = {
     "cpu": {
-        "variant": ["lstm", "dense", "sab", "rsm"],
+        "variant": _variants(),
         "seq_len": ["40", "120"],
         "memory": ["none", "8"],
         "top_k": ["none", "4"],
@@ -23,7 +35,7 @@ GRIDS: dict[str, dict[str, Any]] = {
         "device": "cpu",
     },
     "gpu": {
-        "variant": ["lstm", "dense", "sab", "rsm"],
+        "variant": _variants(),
         "seq_len": ["120", "520", "1020"],
         "memory": ["none", "16", "64"],
         "top_k": ["none", "5", "10"],

@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--dtype", help="float32 (default), float64, bfloat16, float16")
     m.add_argument("--optimizer", help="adam or rmsprop")
     m.add_argument("--max-memory", help="host memory limit per point, e.g. 8GiB: a point past it is stored as oom")
+    m.add_argument("--threads", type=int, help="torch intra-op threads per point (default: torch's)")
     e = p.add_argument_group("execution")
     e.add_argument("--executor", default="process", help="process (default), local (submitit) or slurm (submitit)")
     e.add_argument("--partition", help="slurm partition")
@@ -145,6 +146,7 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str]:
         ("dtype", "dtype"),
         ("optimizer", "optimizer"),
         ("max_memory", "max_memory"),
+        ("threads", "threads"),
     ):
         value = getattr(args, attr)
         if value is not None:

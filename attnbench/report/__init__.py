@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from attnbench.report.build import build_report
 from attnbench.report.frontier import grouped_pareto_mask, pareto_front, pareto_mask
-from attnbench.report.scaling import EXPECTED_EXPONENTS, expected_exponent, fit_exponent, fit_exponents
+from attnbench.report.scaling import declared_exponents, expected_exponent, fit_exponent, fit_exponents
 from attnbench.report.tables import ResultsTable, load_table
 
 __all__ = [
-    "EXPECTED_EXPONENTS",
     "ResultsTable",
     "build_report",
+    "declared_exponents",
     "expected_exponent",
     "fit_exponent",
     "fit_exponents",

@@ -14,7 +14,7 @@ from attnbench.errors import UsageError
 from attnbench.report import curves, plots
 from attnbench.report.frontier import grouped_pareto_mask
 from attnbench.report.html import Document, FigureRef, Section, Table, write
-from attnbench.report.scaling import ABOVE_TOLERANCE, ANALYTIC_TOLERANCE, EXPECTED_EXPONENTS, fit_exponents
+from attnbench.report.scaling import ABOVE_TOLERANCE, ANALYTIC_TOLERANCE, declared_exponents, fit_exponents
 from attnbench.report.tables import (
     COST_NAMES,
     axis_label,
@@ -195,12 +195,8 @@ def _reasons(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _declared_section() -> Section:
-    rows = pd.DataFrame(
-        [{"variant": v.replace("/unbounded", " (unbounded memory)"), **d} for v, d in EXPECTED_EXPONENTS.items()]
-    ).fillna("–")
-    text = (
-        "The exponents a variant should show (attnbench/report/scaling.py, EXPECTED_EXPONENTS); '?' if none declared."
-    )
+    rows = declared_exponents()
+    text = "The exponents each installed variant declares (RecurrentVariant.scaling_exponents); '?' if none."
     return Section("Expected exponents", [text], tables=[Table(rows.astype(str))])
 
 

@@ -2,7 +2,7 @@
 
 The fitted exponent is the least-squares slope of log(cost) against log(seq_len) over the lengths a
 configuration was measured at. The declared exponent is the asymptotic one the algorithm should have
-(:data:`EXPECTED_EXPONENTS`, the one place these live). Lower-order terms (the LSTM cell's work is
+(each variant declares its own: ``RecurrentVariant.scaling_exponents``). Lower-order terms (the LSTM cell's work is
 linear in T) pull a measured slope below the asymptotic one at short lengths, so only a slope clearly
 *above* the declared one is flagged (unless those timings were flagged noisy). For FLOPs the variant's
 analytic count, fitted over the same lengths, is the exact expectation, and the counted slope must
@@ -11,10 +11,15 @@ match it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from attnbench.params import ParameterError, axis_params
+from attnbench.variants import VARIANTS
 
 # What each cost column measures, for looking up the declared exponent.
 COST_KIND: dict[str, str] = {
@@ -37,14 +42,6 @@ ANALYTIC_OF: dict[str, str] = {
 
 # variant -> cost kind -> asymptotic exponent in T. "sab" depends on whether its memory is capped:
 # an unbounded memory grows as T/k_att, so attention work per sequence grows as T^2/k_att.
-EXPECTED_EXPONENTS: dict[str, dict[str, float]] = {
-    "lstm": {"time": 1.0, "flops": 1.0, "memory": 1.0},
-    "dense": {"time": 2.0, "flops": 2.0, "memory": 2.0},
-    "rsm": {"time": 1.0, "flops": 1.0, "memory": 1.0},
-    "sab": {"time": 1.0, "flops": 1.0, "memory": 1.0},
-    "sab/unbounded": {"time": 2.0, "flops": 2.0, "memory": 2.0},
-    "fox": {"time": 2.0, "flops": 2.0, "memory": 2.0},
-}
 
 # Timing columns and the flag that says their samples were noisy (IQR/median above 10%).
 NOISY_FLAG: dict[str, str] = {"step_time_s": "step_time_noisy", "fwd_time_s": "fwd_time_noisy"}
@@ -66,17 +63,59 @@ def is_unbounded(memory: object) -> bool:
     return str(memory).strip().lower() in UNBOUNDED
 
 
-def expected_exponent(variant: str, cost: str, memory: object = None) -> float | None:
-    """The declared asymptotic exponent of ``cost`` in T for ``variant``; None when not declared.
+def expected_exponent(
+    variant: str, cost: str, memory: object = None, params: Mapping[str, Any] | None = None
+) -> float | None:
+    """The asymptotic exponent of ``cost`` in T that ``variant`` declares; None when not declared.
 
-    ``memory`` is the row's memory-axis value: sab without a cap is quadratic. Costs with a large
-    constant part (process RSS, NVML) have no declared exponent.
+    The variant declares it (``RecurrentVariant.scaling_exponents``) for its parameters: ``params``
+    when the row has them (sweep results), else the row's memory-axis value (asv results carry only
+    the axes). Costs with a large constant part (process RSS, NVML) have no declared exponent, and
+    neither has a variant that is not installed here.
     """
     kind = COST_KIND.get(cost)
-    if kind is None:
+    if kind is None or variant not in VARIANTS:
         return None
-    key = f"{variant}/unbounded" if f"{variant}/unbounded" in EXPECTED_EXPONENTS and is_unbounded(memory) else variant
-    return EXPECTED_EXPONENTS.get(key, {}).get(kind)
+    cls = VARIANTS.get(variant)
+    if params is None:
+        params = {}
+        name = axis_params(cls.params).get("memory")
+        if name is not None and not is_unbounded(memory):
+            params[name] = memory
+    try:
+        declared = cls.scaling_exponents(**params)
+    except ParameterError:
+        return None
+    return None if declared is None else declared.get(kind)
+
+
+def declared_exponents() -> pd.DataFrame:
+    """Every installed variant's declared exponents at its defaults (and, where it has one, with its
+    memory capped), as a table for the report."""
+    rows = []
+    for name in VARIANTS.names():
+        cls = VARIANTS.get(name)
+        cases = [(name, {})]
+        memory = axis_params(cls.params).get("memory")
+        if memory is not None and cls.resolve({}).get(memory) is None:
+            cases = [(f"{name} (unbounded memory)", {}), (f"{name} ({memory} set)", {memory: 8})]
+        for label, params in cases:
+            try:
+                declared = cls.scaling_exponents(**params)
+            except ParameterError:
+                declared = None
+            rows.append({"variant": label, **(declared or {"time": "?", "flops": "?", "memory": "?"})})
+    return pd.DataFrame(rows, columns=["variant", "time", "flops", "memory"])
+
+
+def _params(raw: object) -> dict[str, Any] | None:
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    try:
+        loaded = json.loads(raw) if isinstance(raw, str) else None
+    except json.JSONDecodeError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 def fit_exponent(seq_len: Sequence[float], cost: Sequence[float]) -> float | None:
@@ -138,6 +177,7 @@ def fit_exponents(
         key = key if isinstance(key, tuple) else (key,)
         variant = str(group["variant"].iloc[0])
         memory = group["memory"].iloc[0] if "memory" in group else None
+        params = _params(group["variant_params"].iloc[0]) if "variant_params" in group else None
         for cost in costs:
             if cost not in group or pd.to_numeric(group[cost], errors="coerce").isna().all():
                 continue
@@ -149,7 +189,7 @@ def fit_exponents(
             analytic = None
             if analytic_col in used:
                 analytic = fit_exponent(lengths, pd.to_numeric(used[analytic_col], errors="coerce"))
-            declared = expected_exponent(variant, cost, memory)
+            declared = expected_exponent(variant, cost, memory, params)
             flag = NOISY_FLAG.get(cost)
             noisy = bool(flag in used and used[flag].map(lambda v: v is True or v == 1).any())
             records.append(
@@ -175,8 +215,8 @@ __all__ = [
     "ANALYTIC_OF",
     "ANALYTIC_TOLERANCE",
     "COST_KIND",
-    "EXPECTED_EXPONENTS",
     "FLAGGED",
+    "declared_exponents",
     "expected_exponent",
     "fit_exponent",
     "fit_exponents",

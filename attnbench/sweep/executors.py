@@ -55,9 +55,8 @@ class ProcessExecutor:
         if "forkserver" in methods:
             # imported once in the server, so a point's process starts with them loaded (torch._dynamo is
             # pulled in by the FLOP counter and alone takes seconds to import)
-            self._ctx.set_forkserver_preload(
-                ["attnbench.sweep.worker", "attnbench.measure", "attnbench.tasks", "attnbench.training", "torch._dynamo"]
-            )
+            preload = ["attnbench.sweep.worker", "attnbench.measure", "attnbench.tasks", "attnbench.training"]
+            self._ctx.set_forkserver_preload([*preload, "torch._dynamo"])
 
     def run(self, points: Iterable[Point], results: ResultsDir, done: Done) -> None:
         """Run ``points`` in order; call ``done(point, row)`` after each one is stored."""

@@ -43,6 +43,7 @@ class Point:
     train_batch: int
     lr: float
     optimizer: str
+    threads: int | None = None
     skip_reason: str | None = None
 
     @property
@@ -145,6 +146,7 @@ def expand(spec: SweepSpec) -> list[Point]:
                     train_batch=spec.train_batch,
                     lr=spec.lr,
                     optimizer=spec.optimizer,
+                    threads=spec.threads,
                     skip_reason=variant_cls.skip(task.seq_len, **params),
                 )
                 points.setdefault(point.point_id, point)

@@ -66,6 +66,7 @@ class SweepSpec:
     optimizer: str = "adam"
     timeout_s: float = 900.0  # per point
     max_memory: str | None = None  # host memory limit per worker, e.g. "8GiB"
+    threads: int | None = None  # torch intra-op threads per worker (None: torch's default)
 
     def replace(self, **changes: Any) -> SweepSpec:
         """A copy with ``changes`` applied and validated."""
@@ -123,6 +124,8 @@ def from_mapping(data: Mapping[str, Any], source: str) -> SweepSpec:
     for name in ("warmup", "train_steps"):
         _positive(name, getattr(spec, name), source, zero=True)
     _positive("timeout_s", spec.timeout_s, source)
+    if spec.threads is not None:
+        _positive("threads", spec.threads, source)
     if not (isinstance(spec.lr, (int, float)) and spec.lr > 0):
         raise UsageError(f"{source}: lr={spec.lr!r} is not allowed; expected a number > 0")
     if spec.device.split(":")[0] not in DEVICES:

@@ -155,6 +155,10 @@ def run_point(point_json: str, results_dir: str, max_memory: int | None = None) 
     """Worker entry point: measure the point, store its row; returns the row's status."""
     limit_memory(max_memory)
     point = Point.from_json(point_json)
+    if point.threads is not None:
+        import torch
+
+        torch.set_num_threads(point.threads)
     row = measure_point(point)
     ResultsDir(results_dir).write(row)
     return str(row["status"])

@@ -113,6 +113,16 @@ class RecurrentVariant(nn.Module):
         return None
 
     @classmethod
+    def scaling_exponents(cls, **params: Any) -> dict[str, float] | None:
+        """How this configuration's costs grow with sequence length T, asymptotically.
+
+        ``{"time": e, "flops": e, "memory": e}`` (memory: bytes kept for backward), e.g. 2 for attention
+        over every past state. Reports print the fitted exponent beside these, so a wrong
+        implementation shows at a glance. None: nothing declared.
+        """
+        return None
+
+    @classmethod
     def analytic_flops(cls, shape: Shape, **params: Any) -> FlopCount | None:
         """Matrix-multiply FLOPs of a forward and backward pass, derived by hand; None if unknown."""
         return None

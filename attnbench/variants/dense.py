@@ -36,6 +36,11 @@ class Dense(MemoryLSTM):
         return rows, torch.full((b,), t, dtype=torch.long, device=like.device)
 
     @classmethod
+    def scaling_exponents(cls, **params: Any) -> dict[str, float]:
+        cls.resolve(params)
+        return {"time": 2.0, "flops": 2.0, "memory": 2.0}  # memory: the O(T^2) weights kept for backward
+
+    @classmethod
     def analytic_flops(cls, shape: Shape, **params: Any) -> FlopCount:
         cls.resolve(params)
         return cls.memory_flops(shape, list(range(shape.seq_len)))

@@ -95,6 +95,11 @@ class LSTM(RecurrentVariant):
         return hidden
 
     @classmethod
+    def scaling_exponents(cls, **params: Any) -> dict[str, float]:
+        cls.resolve(params)
+        return {"time": 1.0, "flops": 1.0, "memory": 1.0}
+
+    @classmethod
     def analytic_flops(cls, shape: Shape, **params: Any) -> FlopCount:
         p = cls.resolve(params)
         b, t, h = shape.batch, shape.seq_len, shape.hidden_size

@@ -79,6 +79,11 @@ class RSM(MemoryLSTM):
         ring.copy_(target)
 
     @classmethod
+    def scaling_exponents(cls, **params: Any) -> dict[str, float]:
+        cls.resolve(params)
+        return {"time": 1.0, "flops": 1.0, "memory": 1.0}
+
+    @classmethod
     def analytic_flops(cls, shape: Shape, **params: Any) -> FlopCount:
         p = cls.resolve(params)
         slots = p["nu"] + p["rho"]  # empty slots are scored too, then masked

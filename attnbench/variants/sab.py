@@ -128,6 +128,14 @@ class SAB(RecurrentVariant):
         return counts
 
     @classmethod
+    def scaling_exponents(cls, **params: Any) -> dict[str, float]:
+        p = cls.resolve(params)
+        # unbounded: T / k_att memories scored at every step, O(T^2 / k_att); the memory kept for
+        # backward stays linear (the memories, plus k_top + 1 weights per step)
+        work = 1.0 if p["max_mem"] is not None else 2.0
+        return {"time": work, "flops": work, "memory": 1.0}
+
+    @classmethod
     def analytic_flops(cls, shape: Shape, **params: Any) -> FlopCount:
         p = cls.resolve(params)
         b, t_len, h, c = shape.batch, shape.seq_len, shape.hidden_size, shape.output_size

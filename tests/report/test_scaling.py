@@ -8,7 +8,7 @@ import pytest
 
 from attnbench.report.scaling import (
     ABOVE_TOLERANCE,
-    EXPECTED_EXPONENTS,
+    declared_exponents,
     expected_exponent,
     fit_exponent,
     fit_exponents,
@@ -38,6 +38,7 @@ def test_fit_needs_two_distinct_positive_lengths():
         ("sab", "flops_step", 8, 1.0),  # memory capped: linear
         ("sab", "flops_step", None, 2.0),  # unbounded: T/k_att memories, quadratic
         ("sab", "step_time_s", "none", 2.0),
+        ("sab", "saved_bytes", None, 1.0),  # memories plus k_top + 1 weights a step: linear
         ("lstm", "rss_peak_bytes", None, None),  # large constant part: not compared
         ("my_plugin", "step_time_s", None, None),  # unknown variant: nothing declared
     ],
@@ -52,9 +53,17 @@ def test_is_unbounded():
 
 
 def test_every_declared_exponent_is_a_sensible_number():
-    for table in EXPECTED_EXPONENTS.values():
-        assert set(table) <= {"time", "flops", "memory"}
-        assert all(0 < v <= 3 for v in table.values())
+    table = declared_exponents()
+    assert {"lstm", "dense", "rsm", "sab (unbounded memory)", "sab (max_mem set)"} <= set(table["variant"])
+    for _, row in table.iterrows():
+        for kind in ("time", "flops", "memory"):
+            assert row[kind] == "?" or 0 < float(row[kind]) <= 3
+
+
+def test_declared_exponents_follow_the_row_parameters():
+    assert expected_exponent("sab", "flops_step", params={"max_mem": 4}) == 1.0
+    assert expected_exponent("sab", "flops_step", params={"max_mem": None}) == 2.0
+    assert expected_exponent("sab", "flops_step", params={"max_mem": -1}) is None  # invalid: nothing claimed
 
 
 def rows(variant, power, memory=None, status="ok", analytic_power=None, lengths=(100, 200, 400)):

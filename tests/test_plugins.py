@@ -1,0 +1,182 @@
+"""Plugins from outside packages: a broken or clashing plugin is reported, everything else keeps working.
+
+Each test installs throw-away distributions (``<name>-0.1.dist-info`` with METADATA and
+entry_points.txt, plus their modules) into a temporary directory on ``sys.path``, reloads the
+registries' plugins, and removes it all again afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from attnbench.cli import main
+from attnbench.registry import UnknownNameError
+from attnbench.tasks import TASKS
+from attnbench.variants import VARIANTS, build_variant, get_variant, list_variants
+from attnbench.variants.lstm import LSTM
+
+GOOD_VARIANT = """
+from torch import nn
+from attnbench.variants import RecurrentVariant, VariantOutput
+
+
+class Echo(RecurrentVariant):
+    description = "a per-step linear map (test plugin)"
+
+    def build(self):
+        self.head = nn.Linear(self.input_size, self.output_size)
+
+    def forward(self, x, *, diagnostics=False):
+        self.check_input(x)
+        return VariantOutput(self.head(x))
+"""
+
+IMPOSTOR = """
+from attnbench.variants.lstm import LSTM
+
+
+class Impostor(LSTM):
+    description = "claims the name of a built-in"
+"""
+
+CLAIMS_AT_IMPORT = """
+from attnbench.variants import register_variant
+from attnbench.variants.dense import Dense
+
+
+@register_variant(name="dense")
+class Clash(Dense):
+    description = "registers a taken name when imported"
+"""
+
+
+@dataclass
+class FakeSite:
+    """Where the fake distributions live and the module names they use."""
+
+    path: Path
+    modules: dict[str, str]  # role -> module name (unique per test: sys.modules caches imports)
+
+
+def _distribution(site: Path, name: str, entry_points: dict[str, list[str]]) -> None:
+    info = site / f"{name.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    lines = []
+    for group, eps in entry_points.items():
+        lines += [f"[{group}]", *eps, ""]
+    (info / "entry_points.txt").write_text("\n".join(lines))
+
+
+def _reload() -> None:
+    VARIANTS.reload_plugins()
+    TASKS.reload_plugins()
+
+
+@pytest.fixture
+def fake_site(tmp_path: Path) -> Iterator[FakeSite]:
+    tag = uuid.uuid4().hex[:8]
+    modules = {role: f"attnbench_test_{role}_{tag}" for role in ("good", "broken", "impostor", "clash", "task")}
+    sources = {
+        "good": GOOD_VARIANT,
+        "broken": "raise RuntimeError('boom: this plugin needs a CUDA toolkit')\n",
+        "impostor": IMPOSTOR,
+        "clash": CLAIMS_AT_IMPORT,
+        "task": "import attnbench_no_such_dependency\n",
+    }
+    for role, source in sources.items():
+        (tmp_path / f"{modules[role]}.py").write_text(textwrap.dedent(source))
+    group = "attnbench.variants"
+    _distribution(tmp_path, "demo-good", {group: [f"echo_demo = {modules['good']}:Echo"]})
+    _distribution(tmp_path, "demo-broken", {group: [f"broken_demo = {modules['broken']}:Broken"]})
+    _distribution(tmp_path, "demo-impostor", {group: [f"lstm = {modules['impostor']}:Impostor"]})
+    _distribution(tmp_path, "demo-clash", {group: [f"clash_demo = {modules['clash']}:Clash"]})
+    _distribution(tmp_path, "demo-task", {"attnbench.tasks": [f"task_demo = {modules['task']}:Task"]})
+    sys.path.insert(0, str(tmp_path))
+    importlib.invalidate_caches()
+    try:
+        _reload()
+        yield FakeSite(tmp_path, modules)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in modules.values():
+            sys.modules.pop(name, None)
+        importlib.invalidate_caches()
+        _reload()
+
+
+def _list_output(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(["list", *args]) == 0
+    return capsys.readouterr().out
+
+
+def _failure_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if "! plugin failed:" in line]
+
+
+def test_list_reports_a_plugin_that_fails_to_import(fake_site, capsys):
+    lines = _failure_lines(_list_output(capsys, "variants"))
+    [line] = [line for line in lines if "demo-broken" in line]
+    assert "broken_demo" in line
+    assert "RuntimeError: boom: this plugin needs a CUDA toolkit" in line
+
+
+def test_list_reports_a_plugin_that_takes_a_builtin_name(fake_site, capsys):
+    lines = _failure_lines(_list_output(capsys, "variants"))
+    [line] = [line for line in lines if "demo-impostor" in line]
+    assert "'lstm' is already taken by attnbench" in line
+    [line] = [line for line in lines if "demo-clash" in line]  # takes the name while being imported
+    assert "'dense' is already taken by attnbench" in line
+
+
+def test_list_reports_a_task_plugin_with_a_missing_dependency(fake_site, capsys):
+    [line] = _failure_lines(_list_output(capsys, "tasks"))
+    assert "demo-task" in line and "attnbench.tasks" in line
+    assert "ModuleNotFoundError" in line and "attnbench_no_such_dependency" in line
+
+
+def test_builtins_and_working_plugins_keep_working(fake_site, capsys):
+    out = _list_output(capsys)
+    assert "  lstm: plain LSTM" in out  # the built-in description, not the impostor's
+    assert "  echo_demo  (from plugin package demo-good): a per-step linear map" in out
+    assert get_variant("lstm") is LSTM
+    assert "broken_demo" not in list_variants() and "clash_demo" not in list_variants()
+    x = torch.randn(2, 7, 3)
+    for name in ("lstm", "dense", "echo_demo"):
+        model = build_variant(name, 3, 4, 8)
+        model(x).logits.sum().backward()
+    with pytest.raises(UnknownNameError, match=r"unknown variant 'broken_demo'; known variants: .*echo_demo"):
+        get_variant("broken_demo")
+
+
+def test_reload_forgets_plugins_that_are_gone(fake_site, capsys):
+    assert "echo_demo" in list_variants() and VARIANTS.plugin_errors
+    sys.path.remove(str(fake_site.path))
+    try:
+        _reload()
+        assert "echo_demo" not in list_variants()
+        assert not [e for e in VARIANTS.plugin_errors if e.package.startswith("demo-")]
+        assert not _failure_lines(_list_output(capsys))
+    finally:
+        sys.path.insert(0, str(fake_site.path))
+
+
+def test_every_installed_plugin_is_registered_or_reported():
+    """Whatever is installed in this environment (attnbench-fox in CI) is either usable or explained."""
+    for registry in (VARIANTS, TASKS):
+        registry.names()
+        failed = {(e.package, e.entry_point.split(" = ")[0]) for e in registry.plugin_errors}
+        for ep in importlib.metadata.entry_points(group=registry.group):
+            package = ep.dist.name if ep.dist is not None else "unknown package"
+            loaded_or_reported = ep.name in registry or (package, ep.name) in failed
+            assert loaded_or_reported, f"{package}: {ep.name} neither loaded nor reported"
