@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from asv_runner.benchmarks.mark import SkipNotImplemented, skip_benchmark_if, skip_for_params
 
-from benchmarks.grid import GRID, PARAM_NAMES, PARAMS, TASK, configuration, invalid_points, valid_points
+from benchmarks.grid import GRID, PARAM_NAMES, PARAMS, configuration, invalid_points, valid_points
 
 NO_CUDA = GRID["device"] != "cuda" or not torch.cuda.is_available()  # CUDA-only figures are skipped
 INVALID = invalid_points()
@@ -36,21 +36,21 @@ class Step:
     param_names = PARAM_NAMES
     timeout = 600
 
-    def setup(self, variant: str, seq_len: str, memory: str, top_k: str) -> None:
+    def setup(self, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
         from attnbench.tasks import build_task
         from attnbench.variants import build_variant
 
-        config = configuration(variant, seq_len, memory, top_k)
+        config = configuration(variant, seq_len, memory, top_k, task)
         if isinstance(config, str):
             raise NotImplementedError(config)
         params, task_params = config
         self.device = _device()
         torch.manual_seed(0)
-        task = build_task(TASK, **task_params)
-        self.task = task
-        self.model = build_variant(variant, task.input_size, task.output_size, GRID["hidden_size"], **params)
+        self.task = build_task(task, **task_params)
+        shape = self.task.input_size, self.task.output_size, GRID["hidden_size"]
+        self.model = build_variant(variant, *shape, **params)
         self.model.to(self.device)
-        self.x, self.y = task.sample(GRID["batch"], torch.Generator().manual_seed(0), self.device)
+        self.x, self.y = self.task.sample(GRID["batch"], torch.Generator().manual_seed(0), self.device)
         self.step()  # warm-up: allocator, kernels, oneDNN primitives
 
     def step(self) -> None:
@@ -59,16 +59,16 @@ class Step:
         _sync(self.device)
 
     @skip_for_params(INVALID)
-    def time_forward(self, variant: str, seq_len: str, memory: str, top_k: str) -> None:
+    def time_forward(self, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
         self.model(self.x)
         _sync(self.device)
 
     @skip_for_params(INVALID)
-    def time_step(self, variant: str, seq_len: str, memory: str, top_k: str) -> None:
+    def time_step(self, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
         self.step()
 
     @skip_for_params(INVALID)
-    def peakmem_step(self, variant: str, seq_len: str, memory: str, top_k: str) -> None:
+    def peakmem_step(self, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
         self.step()
 
 
@@ -87,17 +87,17 @@ class Track:
         for point in valid_points():
             params, task_params = configuration(*point)
             spec = MeasureSpec(
-                variant=point[0], task=TASK, variant_params=params, task_params=task_params, batch=GRID["batch"],
+                variant=point[0], task=point[4], variant_params=params, task_params=task_params, batch=GRID["batch"],
                 hidden_size=GRID["hidden_size"], device=str(_device()), warmup=1, repeats=3,
                 train_steps=GRID["train_steps"], train_batch=32, seed=0,
             )  # fmt: skip
             rows["|".join(point)] = measure(spec)
         return rows
 
-    def setup(self, rows: dict, variant: str, seq_len: str, memory: str, top_k: str) -> None:
-        key = "|".join((variant, seq_len, memory, top_k))
+    def setup(self, rows: dict, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
+        key = "|".join((variant, seq_len, memory, top_k, task))
         if key not in rows:
-            raise NotImplementedError(str(configuration(variant, seq_len, memory, top_k)))
+            raise NotImplementedError(str(configuration(variant, seq_len, memory, top_k, task)))
         self.row = rows[key]
 
     def _metric(self, column: str) -> float:
@@ -122,6 +122,10 @@ class Track:
     def track_score(self, rows: dict, *point: str) -> float:
         return self._metric("score")
 
+    @skip_for_params(INVALID)
+    def track_final_loss(self, rows: dict, *point: str) -> float:
+        return self._metric("final_loss")
+
     @skip_benchmark_if(NO_CUDA)
     @skip_for_params(INVALID)
     def track_cuda_peak_allocated_bytes(self, rows: dict, *point: str) -> float:
@@ -141,6 +145,7 @@ class Track:
     track_flops_bwd.unit = "FLOP"
     track_saved_bytes.unit = "bytes"
     track_score.unit = "accuracy"
+    track_final_loss.unit = "loss"
     track_cuda_peak_allocated_bytes.unit = "bytes"
     track_nvml_used_bytes.unit = "bytes"
     track_energy_j.unit = "J"

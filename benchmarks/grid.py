@@ -49,13 +49,16 @@ NAME = os.environ.get("ATTNBENCH_ASV_GRID", "cpu")
 if NAME not in GRIDS:
     raise ValueError(f"ATTNBENCH_ASV_GRID={NAME!r} is not a grid; expected one of {', '.join(GRIDS)}")
 GRID = GRIDS[NAME]
-PARAM_NAMES = ["variant", "seq_len", "memory", "top_k"]
-PARAMS = [GRID[name] for name in PARAM_NAMES]
 TASK = "copy"  # its length parameter is the delay T; the input is T + 20 steps
 COPY_OVERHEAD = 20
+GRID["task"] = [TASK]  # a parameter of one value: asv's results then say which task was measured
+PARAM_NAMES = ["variant", "seq_len", "memory", "top_k", "task"]
+PARAMS = [GRID[name] for name in PARAM_NAMES]
 
 
-def configuration(variant: str, seq_len: str, memory: str, top_k: str) -> tuple[dict[str, Any], dict[str, Any]] | str:
+def configuration(
+    variant: str, seq_len: str, memory: str, top_k: str, task: str = TASK
+) -> tuple[dict[str, Any], dict[str, Any]] | str:
     """(variant parameters, task parameters) of a grid point, or why the point does not exist."""
     from attnbench.params import ParameterError, axis_params
     from attnbench.variants import get_variant
@@ -79,14 +82,14 @@ def configuration(variant: str, seq_len: str, memory: str, top_k: str) -> tuple[
     return params, {"seq_len": total - COPY_OVERHEAD}
 
 
-def valid_points() -> list[tuple[str, str, str, str]]:
+def valid_points() -> list[tuple[str, ...]]:
     """Every grid point that exists."""
     import itertools
 
     return [p for p in itertools.product(*PARAMS) if not isinstance(configuration(*p), str)]
 
 
-def invalid_points() -> list[tuple[str, str, str, str]]:
+def invalid_points() -> list[tuple[str, ...]]:
     """Grid points asv must skip (an axis that does not apply, a combination that makes no sense)."""
     import itertools
 

@@ -18,6 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from attnbench.measure.allocator import keep_freed_memory
 from attnbench.variants import build_variant
 
 CONFIGS = [
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only", nargs="*", help="labels to run (default: all)")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--system-malloc", action="store_true", help="leave glibc's allocator as it is")
     args = ap.parse_args(argv)
+    malloc_kept = False if args.system_malloc else keep_freed_memory()  # as attnbench measure does
     torch.manual_seed(0)
     x = F.one_hot(torch.randint(0, 10, (args.batch, args.seq_len)), 10).float()
     y = torch.randint(0, 9, (args.batch, args.seq_len))
@@ -76,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     base = next((r["median_s"] for r in rows if r["label"] == "lstm-cell"), None)
     print(
         f"batch {args.batch}, seq_len {args.seq_len}, hidden {args.hidden}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
+        f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
+        f"freed memory kept by the allocator: {malloc_kept}"
     )
     print(f"{'variant':12s} {'median step (s)':>16s} {'x LSTMCell loop':>16s}")
     for r in rows:

@@ -27,6 +27,7 @@ from attnbench.measure import flops as flops_mod
 from attnbench.measure import memory, reach
 from attnbench.measure import spec as spec_mod
 from attnbench.measure._device import Unavailable
+from attnbench.measure.allocator import keep_freed_memory
 from attnbench.measure.environment import environment
 from attnbench.measure.spec import MeasureSpec
 from attnbench.measure.timing import time_fn
@@ -95,6 +96,7 @@ def measure(spec: MeasureSpec) -> dict[str, Any]:
     status ``skipped`` and the reason in ``error``.
     """
     started = time.perf_counter()
+    keep_freed_memory()  # timings of the computation, not of page faults
     device, dtype = spec_mod.resolve_device(spec.device), spec_mod.resolve_dtype(spec.dtype)
     task = build_task(spec.task, **spec.task_params)
     if spec.seq_len is not None:

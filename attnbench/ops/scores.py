@@ -21,18 +21,65 @@ def to_sigmoid_form(weight: Tensor) -> Tensor:
     return weight * SIGMOID_FORM
 
 
-def activations(keys: Tensor, query: Tensor) -> Tensor:
-    """``sigmoid(q + k_i)``: keys (B, K, D), query (B, D) -> a new (B, K, D) tensor."""
-    return torch.sigmoid_(keys + query.unsqueeze(1))
+class Scratch:
+    """Reusable buffers for the (B, K, D) temporaries of the reads.
+
+    torch's CPU allocator does not cache: a fresh multi-megabyte temporary every step costs page
+    faults and cold caches, more than the arithmetic on it. ``get(slot, shape)`` returns a contiguous
+    view of a buffer kept for ``slot``, grown when needed; a slot's previous contents are dead then.
+    """
+
+    def __init__(self, like: Tensor) -> None:
+        self._like = like
+        self._buffers: dict[str, Tensor] = {}
+
+    def get(self, slot: str, shape: tuple[int, ...]) -> Tensor:
+        """A contiguous tensor of ``shape`` whose contents are undefined."""
+        n = 1
+        for size in shape:
+            n *= size
+        buf = self._buffers.get(slot)
+        if buf is None or buf.numel() < n:
+            buf = self._buffers[slot] = self._like.new_empty(n)
+        return buf[:n].view(shape)
 
 
-def score_backward(d_scores: Tensor, z: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def activations(keys: Tensor, query: Tensor, out: Tensor | None = None) -> Tensor:
+    """``sigmoid(q + k_i)``: keys (B, K, D), query (B, D) -> (B, K, D), into ``out`` when given."""
+    if out is None:
+        return torch.sigmoid_(keys + query.unsqueeze(1))
+    return torch.sigmoid_(torch.add(keys, query.unsqueeze(1), out=out))
+
+
+def weighted_sum(weights: Tensor, values: Tensor, out: Tensor | None = None) -> Tensor:
+    """``sum_i a_i value_i``: (B, K), (B, K, H) -> (B, H).
+
+    A product and a sum rather than a (B, 1, K) x (B, K, H) batched matrix product: these are B tiny
+    matrix-vector products, which the CPU's batched kernels run at a fraction of memory speed.
+    """
+    if out is None:
+        return torch.bmm(weights.unsqueeze(1), values).squeeze(1)
+    return torch.mul(weights.unsqueeze(2), values, out=out).sum(1)
+
+
+def weights_backward(values: Tensor, d_summary: Tensor, out: Tensor | None = None) -> Tensor:
+    """d weights of ``summary = sum_i a_i value_i``: (B, K, H), (B, H) -> (B, K) (see :func:`weighted_sum`)."""
+    if out is None:
+        return torch.bmm(d_summary.unsqueeze(1), values.transpose(1, 2)).squeeze(1)
+    return torch.mul(values, d_summary.unsqueeze(1), out=out).sum(2)
+
+
+def score_backward(d_scores: Tensor, z: Tensor, v: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Gradients through ``scores = sigmoid(keys + query) @ v`` given d_scores (B, K).
 
-    Returns d_query (B, D), d_v (D,) and d_keys (B, K, D).
+    Returns d_query (B, D), d_v (D,) and d_keys (B, K, D) (written into ``out`` when given).
     """
     d_v = (d_scores.reshape(1, -1) @ z.reshape(-1, z.shape[-1])).squeeze(0)
-    d_keys = torch.ops.aten.sigmoid_backward(d_scores.unsqueeze(2) * v, z)  # (B, K, D)
+    if out is None:
+        d_keys = torch.ops.aten.sigmoid_backward(d_scores.unsqueeze(2) * v, z)  # (B, K, D)
+    else:
+        d_keys = torch.mul(d_scores.unsqueeze(2), v, out=out)
+        torch.ops.aten.sigmoid_backward.grad_input(d_keys, z, grad_input=d_keys)
     return d_keys.sum(1), d_v, d_keys
 
 

@@ -18,7 +18,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from attnbench.ops.scores import activations, score_backward, softmax_backward
+from attnbench.ops.scores import (
+    activations,
+    score_backward,
+    softmax_backward,
+    weighted_sum,
+    weights_backward,
+)
 from attnbench.ops.state_bank import BankStorage, StateBank, _graph_task_id
 
 
@@ -88,11 +94,13 @@ class SlotMemory:
 class _SlotRead(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, v, token, memory, valid):  # noqa: ANN001, ANN205
-        scores = activations(memory.keys, query) @ v  # (B, K)
+        keys = memory.keys
+        scores = activations(keys, query, out=memory.bank.scratch.get("z", keys.shape)) @ v  # (B, K)
         if valid is not None:
             scores = scores.masked_fill(~valid, float("-inf"))
         weights = torch.softmax(scores, dim=1)  # (B, K)
-        summary = torch.bmm(weights.unsqueeze(1), memory.values).squeeze(1)  # (B, H)
+        values = memory.values
+        summary = weighted_sum(weights, values, out=memory.bank.scratch.get("v", values.shape))  # (B, H)
         ctx.memory, ctx.puts = memory, memory.puts
         ctx.save_for_backward(query, v, weights)
         ctx.mark_non_differentiable(weights)
@@ -103,9 +111,11 @@ class _SlotRead(torch.autograd.Function):
         query, v, weights = ctx.saved_tensors
         memory: SlotMemory = ctx.memory
         values, keys, grad_values, grad_keys = memory._backward_state(ctx.puts)
-        z = activations(keys, query)  # recomputed
-        d_weights = torch.bmm(values, d_summary.unsqueeze(2)).squeeze(2)  # (B, K)
-        d_query, d_v, d_keys = score_backward(softmax_backward(weights, d_weights), z, v)
+        scratch = memory.bank.scratch
+        z = activations(keys, query, out=scratch.get("z", keys.shape))  # recomputed
+        d_weights = weights_backward(values, d_summary, out=scratch.get("v", values.shape))  # (B, K)
+        d_scores = softmax_backward(weights, d_weights)
+        d_query, d_v, d_keys = score_backward(d_scores, z, v, out=scratch.get("g", keys.shape))
         grad_values.addcmul_(weights.unsqueeze(2), d_summary.unsqueeze(1))  # += a_i * d_summary
         grad_keys += d_keys
         # no earlier read sees the newest row: hand its gradient to the bank before its append's backward

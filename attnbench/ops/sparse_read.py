@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from attnbench.ops.scores import activations, score_backward, softmax_backward
+from attnbench.ops.scores import activations, score_backward, softmax_backward, weights_backward
 from attnbench.ops.state_bank import BankStorage, StateBank
 
 EPS = 1e-12  # guards the normaliser when every score ties with the threshold
@@ -26,7 +26,8 @@ class _SparseRead(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, w, token, bank, start, stop, k):  # noqa: ANN001, ANN205
         if stop - start > k:
-            all_scores = activations(bank.keys[:, start:stop], query) @ w  # (B, M), nothing kept
+            keys = bank.keys[:, start:stop]  # (B, M, D), a view
+            all_scores = activations(keys, query, out=bank.scratch.get("z", keys.shape)) @ w  # (B, M), nothing kept
             index = all_scores.topk(k + 1, dim=1).indices  # (B, k+1), descending
             if start:
                 index += start
@@ -57,7 +58,7 @@ class _SparseRead(torch.autograd.Function):
         else:
             values, keys = bank.rows(flat, weights.shape)
         z = activations(keys, query)  # (B, K, D), recomputed
-        d_weights = torch.bmm(values, d_summary.unsqueeze(2)).squeeze(2)  # (B, K)
+        d_weights = weights_backward(values, d_summary)  # (B, K)
         if flat is None:
             d_scores = softmax_backward(weights, d_weights)
         else:  # a = relu(s - s_k) / (sum + eps); only the winners (a > 0) pass gradient

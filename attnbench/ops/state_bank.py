@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from attnbench.ops.scores import Scratch
+
 
 def _graph_task_id() -> int:
     getter = getattr(torch._C, "_current_graph_task_id", None)
@@ -46,6 +48,7 @@ class BankStorage:
         self.offsets = torch.arange(0, batch * capacity, capacity, device=like.device).unsqueeze(1)  # (B, 1)
         self._grad: tuple[Tensor, Tensor] | None = None
         self._grad_task: int | None = None
+        self.scratch = Scratch(self.keys)  # the reads' (B, K, D) temporaries, reused step after step
 
     def write(self, index: int, value: Tensor, key: Tensor) -> None:
         """Store row ``index`` of every example."""
