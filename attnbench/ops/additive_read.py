@@ -12,17 +12,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from attnbench.ops.scores import activations, score_backward, softmax_backward, weighted_sum, weights_backward
+from attnbench.ops.scores import softmax_attend, softmax_attend_backward
 from attnbench.ops.state_bank import BankStorage, StateBank
 
 
 class _AdditiveRead(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, v, token, bank, start, stop):  # noqa: ANN001, ANN205
-        keys, values = bank.keys[:, start:stop], bank.values[:, start:stop]  # views, no copy
-        z = activations(keys, query, out=bank.scratch.get("z", keys.shape))  # (B, K, D)
-        weights = torch.softmax(z @ v, dim=1)  # (B, K)
-        summary = weighted_sum(weights, values, out=bank.scratch.get("v", values.shape))  # (B, H)
+        values, keys = bank.values[:, start:stop], bank.keys[:, start:stop]  # views, no copy
+        summary, weights = softmax_attend(values, keys, query, v, None, bank.scratch)
         ctx.bank, ctx.start, ctx.stop = bank, start, stop
         ctx.save_for_backward(query, v, weights)
         ctx.mark_non_differentiable(weights)
@@ -33,14 +31,11 @@ class _AdditiveRead(torch.autograd.Function):
         query, v, weights = ctx.saved_tensors
         bank: BankStorage = ctx.bank
         rows = slice(ctx.start, ctx.stop)
-        keys, values = bank.keys[:, rows], bank.values[:, rows]
-        z = activations(keys, query, out=bank.scratch.get("z", keys.shape))  # recomputed
-        d_weights = weights_backward(values, d_summary, out=bank.scratch.get("v", values.shape))  # (B, K)
-        d_scores = softmax_backward(weights, d_weights)
-        d_query, d_v, d_keys = score_backward(d_scores, z, v, out=bank.scratch.get("g", keys.shape))
         acc_values, acc_keys = bank.grad_buffer()
-        acc_values[:, rows].addcmul_(weights.unsqueeze(2), d_summary.unsqueeze(1))  # += a_i * d_summary
-        acc_keys[:, rows] += d_keys
+        d_query, d_v = softmax_attend_backward(
+            bank.values[:, rows], bank.keys[:, rows], query, v, weights, d_summary, bank.scratch,
+            acc_values[:, rows], acc_keys[:, rows],
+        )  # fmt: skip
         return d_query, d_v, None, None, None, None
 
 

@@ -86,3 +86,37 @@ def score_backward(d_scores: Tensor, z: Tensor, v: Tensor, out: Tensor | None = 
 def softmax_backward(weights: Tensor, d_weights: Tensor) -> Tensor:
     """d scores of ``weights = softmax(scores)`` over dim 1."""
     return weights * (d_weights - (weights * d_weights).sum(1, keepdim=True))
+
+
+def softmax_attend(
+    values: Tensor, keys: Tensor, query: Tensor, v: Tensor, valid: Tensor | None, scratch: Scratch
+) -> tuple[Tensor, Tensor]:
+    """Forward of additive softmax attention: summary (B, H) and weights (B, K) (0 where not valid)."""
+    scores = activations(keys, query, out=scratch.get("z", keys.shape)) @ v  # (B, K)
+    if valid is not None:
+        scores = scores.masked_fill(~valid, float("-inf"))
+    weights = torch.softmax(scores, dim=1)
+    return weighted_sum(weights, values, out=scratch.get("v", values.shape)), weights
+
+
+def softmax_attend_backward(
+    values: Tensor,
+    keys: Tensor,
+    query: Tensor,
+    v: Tensor,
+    weights: Tensor,
+    d_summary: Tensor,
+    scratch: Scratch,
+    grad_values: Tensor,
+    grad_keys: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """Backward of :func:`softmax_attend`: adds into ``grad_values``/``grad_keys``; returns d_query, d_v.
+
+    The (B, K, D) activations are recomputed rather than kept from forward.
+    """
+    z = activations(keys, query, out=scratch.get("z", keys.shape))
+    d_weights = weights_backward(values, d_summary, out=scratch.get("v", values.shape))  # (B, K)
+    d_query, d_v, d_keys = score_backward(softmax_backward(weights, d_weights), z, v, out=scratch.get("g", keys.shape))
+    grad_values.addcmul_(weights.unsqueeze(2), d_summary.unsqueeze(1))  # += a_i * d_summary
+    grad_keys += d_keys
+    return d_query, d_v

@@ -18,13 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from attnbench.ops.scores import (
-    activations,
-    score_backward,
-    softmax_backward,
-    weighted_sum,
-    weights_backward,
-)
+from attnbench.ops.scores import softmax_attend, softmax_attend_backward
 from attnbench.ops.state_bank import BankStorage, StateBank, _graph_task_id
 
 
@@ -94,13 +88,7 @@ class SlotMemory:
 class _SlotRead(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, v, token, memory, valid):  # noqa: ANN001, ANN205
-        keys = memory.keys
-        scores = activations(keys, query, out=memory.bank.scratch.get("z", keys.shape)) @ v  # (B, K)
-        if valid is not None:
-            scores = scores.masked_fill(~valid, float("-inf"))
-        weights = torch.softmax(scores, dim=1)  # (B, K)
-        values = memory.values
-        summary = weighted_sum(weights, values, out=memory.bank.scratch.get("v", values.shape))  # (B, H)
+        summary, weights = softmax_attend(memory.values, memory.keys, query, v, valid, memory.bank.scratch)
         ctx.memory, ctx.puts = memory, memory.puts
         ctx.save_for_backward(query, v, weights)
         ctx.mark_non_differentiable(weights)
@@ -111,13 +99,9 @@ class _SlotRead(torch.autograd.Function):
         query, v, weights = ctx.saved_tensors
         memory: SlotMemory = ctx.memory
         values, keys, grad_values, grad_keys = memory._backward_state(ctx.puts)
-        scratch = memory.bank.scratch
-        z = activations(keys, query, out=scratch.get("z", keys.shape))  # recomputed
-        d_weights = weights_backward(values, d_summary, out=scratch.get("v", values.shape))  # (B, K)
-        d_scores = softmax_backward(weights, d_weights)
-        d_query, d_v, d_keys = score_backward(d_scores, z, v, out=scratch.get("g", keys.shape))
-        grad_values.addcmul_(weights.unsqueeze(2), d_summary.unsqueeze(1))  # += a_i * d_summary
-        grad_keys += d_keys
+        d_query, d_v = softmax_attend_backward(
+            values, keys, query, v, weights, d_summary, memory.bank.scratch, grad_values, grad_keys
+        )
         # no earlier read sees the newest row: hand its gradient to the bank before its append's backward
         memory._backward_state(ctx.puts - 1)
         return d_query, d_v, None, None, None
