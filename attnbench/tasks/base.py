@@ -13,7 +13,10 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from attnbench.params import Param, resolve_params
+from attnbench.errors import UsageError
+from attnbench.params import Param, axis_params, resolve_params
+
+SPLITS = ("train", "test")
 
 
 class Task:
@@ -59,6 +62,30 @@ class Task:
         """The score of a predictor that ignores the input (accuracy of guessing, or the trivial MSE)."""
         raise NotImplementedError
 
+    @classmethod
+    def seq_len_param(cls) -> str | None:
+        """Name of the parameter on the ``seq_len`` sweep axis, or None where the length is fixed."""
+        return axis_params(cls.params).get("seq_len")
+
+    def with_seq_len(self, value: int) -> Task:
+        """This task with its sequence-length parameter set to ``value``, the others kept."""
+        name = self.seq_len_param()
+        if name is None:
+            raise UsageError(f"task {self.name!r} has no sequence-length parameter; its length is fixed")
+        return type(self)(**{**self.config, name: value})
+
+    def transfer_tasks(self) -> dict[int, Task]:
+        """Tasks to evaluate a model trained on this one, keyed by their sequence-length parameter.
+
+        Empty except for transfer tasks (train at one length, evaluate at longer ones).
+        """
+        return {}
+
+    def label(self) -> str:
+        """Deterministic display name, e.g. ``copy[seq_len=100]`` (parameters sorted)."""
+        items = ",".join(f"{k}={v}" for k, v in sorted(self.config.items()))
+        return f"{self.name}[{items}]" if items else self.name
+
     def sample(
         self,
         batch_size: int,
@@ -66,7 +93,11 @@ class Task:
         device: torch.device | str | None = None,
         split: str = "train",
     ) -> tuple[Tensor, Tensor]:
-        """A batch ``(x, y)`` drawn with ``generator``; ``split`` is "train" or "test"."""
+        """A batch ``(x, y)`` drawn with ``generator``; ``split`` is "train" or "test".
+
+        Built-in tasks draw on the generator's device and then move the batch to ``device`` (default:
+        the generator's), so one CPU generator gives the same batches on every device.
+        """
         raise NotImplementedError
 
     def loss(self, logits: Tensor, y: Tensor) -> Tensor:
@@ -81,3 +112,9 @@ class Task:
         """The loss of the output at the last step alone (gradient-reach measurement differentiates
         it with respect to earlier hidden states)."""
         raise NotImplementedError
+
+
+def check_split(task: Task, split: str) -> None:
+    """Reject a split other than "train" or "test" (a programming error, not a user's)."""
+    if split not in SPLITS:
+        raise ValueError(f"{task.name}: split={split!r} is not allowed; expected 'train' or 'test'")

@@ -1,0 +1,221 @@
+"""Train a variant on a task and score it on held-out batches: the accuracy side of every trade-off.
+
+Defaults are the released codes': Adam (SAB) or RMSprop (RSM, smoothing 0.99), learning rate 1e-3,
+gradient norm clipped at 1.0. :func:`train` seeds the data only (the caller built the model);
+:func:`build_model` builds a variant with seeded initialisation, and :func:`train_variant` does both, so
+on CPU a seed fixes the whole run.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from attnbench.params import ParameterError
+from attnbench.tasks.base import Task
+from attnbench.variants import RecurrentVariant, build_variant
+
+OPTIMIZERS = ("adam", "rmsprop")
+EVAL_SEED_OFFSET = 0x5EED  # held-out batches come from a stream of their own, not the training one
+HISTORY_POINTS = 100  # training history keeps about this many averaged windows
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; every field is checked on construction (one-line :class:`ParameterError`)."""
+
+    steps: int = 1000  # optimiser steps
+    batch: int = 32  # sequences per step and per held-out batch
+    optimizer: str = "adam"  # "adam" (SAB's release) | "rmsprop" (RSM's release)
+    lr: float = 1e-3
+    clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    eval_batches: int = 10  # held-out batches the final score averages
+    seed: int = 0  # data stream (and model init, through build_model / train_variant)
+    progress: bool = True  # tqdm bar on a terminal
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch", "eval_batches"):
+            _check_int(name, getattr(self, name), low=1)
+        _check_int("seed", self.seed, low=0)
+        if self.optimizer not in OPTIMIZERS:
+            raise ParameterError(f"train: optimizer={self.optimizer!r} is not allowed; expected one of adam, rmsprop")
+        _check_number("lr", self.lr, "a number > 0", lambda v: v > 0)
+        _check_number("clip", self.clip, "a number >= 0 (0: no clipping)", lambda v: v >= 0)
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ParameterError(f"train: {name}={value!r} is not allowed; expected an integer >= {low}")
+
+
+def _check_number(name: str, value: Any, allowed: str, ok: Callable[[float], bool]) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+        raise ParameterError(f"train: {name}={value!r} is not allowed; expected {allowed}")
+
+
+@dataclass
+class TrainResult:
+    """What a training run gives: final loss, held-out score, transfer scores, time and history.
+
+    ``final_loss`` is the mean training loss over the last history window (the last ~1% of steps);
+    ``score`` is the task's metric on ``eval_batches`` held-out batches; ``transfer_scores`` maps each
+    evaluation length (the task's sequence-length parameter, e.g. copy's delay T) to the score there.
+    ``history`` holds ``{"step", "split", "loss", "score"}`` records: "train" ones average the steps
+    since the previous record, the last one is the held-out ("test") evaluation. ``wall_time_s`` covers
+    training and evaluation.
+    """
+
+    steps: int
+    final_loss: float
+    score: float
+    metric: str
+    higher_is_better: bool
+    chance: float
+    transfer_scores: dict[int, float] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+    history: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (transfer lengths become string keys, as JSON requires)."""
+        out = asdict(self)
+        out["transfer_scores"] = {str(k): v for k, v in self.transfer_scores.items()}
+        return out
+
+
+def make_optimizer(params: Any, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam, or RMSprop with the released code's smoothing constant 0.99."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr)
+    return torch.optim.RMSprop(params, lr=config.lr, alpha=0.99)
+
+
+@torch.no_grad()
+def evaluate(
+    model: RecurrentVariant,
+    task: Task,
+    batches: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device | str = "cpu",
+) -> tuple[float, float]:
+    """Mean loss and mean score of ``model`` on ``batches`` held-out batches drawn from ``seed``."""
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    losses, scores = [], []
+    try:
+        for _ in range(batches):
+            x, y = task.sample(batch_size, generator, device, split="test")
+            logits = model(x).logits
+            losses.append(task.loss(logits, y).item())
+            scores.append(task.score(logits, y))
+    finally:
+        model.train(was_training)
+    return sum(losses) / batches, sum(scores) / batches
+
+
+def train(
+    model: RecurrentVariant,
+    task: Task,
+    config: TrainConfig,
+    device: torch.device | str = "cpu",
+) -> TrainResult:
+    """Train ``model`` on ``task`` for ``config.steps`` steps, then score it on held-out batches.
+
+    Seeds the data stream only (``config.seed``); seed the model's initialisation when building it
+    (:func:`build_model`) for a fully deterministic run on CPU.
+    """
+    if model.input_size != task.input_size or model.output_size != task.output_size:
+        raise ParameterError(
+            f"train: the model maps {model.input_size} inputs to {model.output_size} outputs; "
+            f"task {task.name} needs {task.input_size} to {task.output_size}"
+        )
+    device = torch.device(device)
+    start = time.perf_counter()
+    model.to(device).train()
+    optimizer = make_optimizer(model.parameters(), config)
+    generator = torch.Generator().manual_seed(config.seed)  # CPU: the same batches on every device
+    window = max(1, config.steps // HISTORY_POINTS)
+    history: list[dict] = []
+    sums = [0.0, 0.0, 0]  # loss, score, steps since the last record
+    short = "acc" if task.metric == "accuracy" else task.metric
+    show = config.progress and sys.stderr.isatty()
+    with tqdm(total=config.steps, disable=not show, desc=f"{model.name} on {task.name}", leave=False) as bar:
+        for step in range(1, config.steps + 1):
+            x, y = task.sample(config.batch, generator, device, split="train")
+            logits = model(x).logits  # (B, T, C)
+            loss = task.loss(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            sums[0] += loss.item()
+            sums[1] += task.score(logits.detach(), y)
+            sums[2] += 1
+            if step % window == 0 or step == config.steps:
+                n = sums[2]
+                history.append({"step": step, "split": "train", "loss": sums[0] / n, "score": sums[1] / n})
+                bar.set_postfix({"loss": f"{sums[0] / n:.4f}", short: f"{sums[1] / n:.3f}"}, refresh=False)
+                sums = [0.0, 0.0, 0]
+            bar.update()
+    eval_seed = config.seed + EVAL_SEED_OFFSET
+    eval_loss, score = evaluate(model, task, config.eval_batches, config.batch, eval_seed, device)
+    history.append({"step": config.steps, "split": "test", "loss": eval_loss, "score": score})
+    transfer = {
+        length: evaluate(model, other, config.eval_batches, config.batch, eval_seed, device)[1]
+        for length, other in task.transfer_tasks().items()
+    }
+    return TrainResult(
+        steps=config.steps,
+        final_loss=history[-2]["loss"],
+        score=score,
+        metric=task.metric,
+        higher_is_better=task.higher_is_better,
+        chance=task.chance,
+        transfer_scores=transfer,
+        wall_time_s=time.perf_counter() - start,
+        history=history,
+    )
+
+
+def build_model(variant: str, task: Task, hidden_size: int = 128, seed: int = 0, **params: Any) -> RecurrentVariant:
+    """Variant ``variant`` sized for ``task``, its weights initialised from ``seed``.
+
+    The global torch RNG is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_variant(variant, task.input_size, task.output_size, hidden_size, **params)
+
+
+def train_variant(
+    variant: str,
+    task: Task,
+    config: TrainConfig,
+    hidden_size: int = 128,
+    device: torch.device | str = "cpu",
+    **params: Any,
+) -> TrainResult:
+    """Build ``variant`` with initialisation seeded from ``config.seed`` and :func:`train` it."""
+    model = build_model(variant, task, hidden_size, config.seed, **params)
+    return train(model, task, config, device)
+
+
+__all__ = [
+    "OPTIMIZERS",
+    "TrainConfig",
+    "TrainResult",
+    "build_model",
+    "evaluate",
+    "make_optimizer",
+    "train",
+    "train_variant",
+]

@@ -1,0 +1,127 @@
+"""train(): validation, determinism, evaluation, transfer, and that a small model really learns."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from attnbench.params import ParameterError
+from attnbench.tasks import build_task
+from attnbench.training import TrainConfig, TrainResult, build_model, evaluate, train, train_variant
+
+QUIET = {"progress": False}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny models: a second thread only contends with whatever else runs on the machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize(
+    "field, value, allowed",
+    [
+        ("steps", 0, "integer >= 1"),
+        ("steps", -3, "integer >= 1"),
+        ("steps", 2.5, "integer >= 1"),
+        ("batch", 0, "integer >= 1"),
+        ("eval_batches", 0, "integer >= 1"),
+        ("seed", -1, "integer >= 0"),
+        ("optimizer", "sgd", "adam, rmsprop"),
+        ("lr", 0.0, "> 0"),
+        ("lr", float("nan"), "> 0"),
+        ("clip", -1.0, ">= 0"),
+    ],
+)
+def test_bad_config_is_a_one_line_parameter_error(field, value, allowed):
+    with pytest.raises(ParameterError, match=allowed) as info:
+        TrainConfig(**{field: value})
+    message = str(info.value)
+    assert message.startswith(f"train: {field}=") and "\n" not in message
+
+
+def test_model_and_task_sizes_must_match():
+    task = build_task("copy", seq_len=3)
+    model = build_model("lstm", build_task("adding", seq_len=4), hidden_size=4)
+    with pytest.raises(ParameterError, match="task copy needs 10 to 9"):
+        train(model, task, TrainConfig(steps=1, **QUIET))
+
+
+def test_result_fields_and_history():
+    task = build_task("copy", seq_len=3)
+    result = train_variant("lstm", task, TrainConfig(steps=7, batch=4, eval_batches=2, **QUIET), hidden_size=8)
+    assert isinstance(result, TrainResult)
+    assert result.steps == 7 and result.metric == "accuracy" and result.higher_is_better
+    assert result.chance == pytest.approx(1 / 8) and 0 <= result.score <= 1
+    assert result.transfer_scores == {} and result.wall_time_s > 0
+    train_records = [h for h in result.history if h["split"] == "train"]
+    assert [h["step"] for h in train_records] == list(range(1, 8))
+    assert result.history[-1]["split"] == "test" and result.history[-1]["score"] == result.score
+    assert result.final_loss == train_records[-1]["loss"]
+    json.dumps(result.to_dict())  # machine-readable as is
+
+
+def test_history_is_capped_for_long_runs():
+    task = build_task("copy", seq_len=1)
+    result = train_variant("lstm", task, TrainConfig(steps=250, batch=2, eval_batches=1, **QUIET), hidden_size=4)
+    steps = [h["step"] for h in result.history if h["split"] == "train"]
+    assert steps[0] == 2 and steps[-1] == 250 and len(steps) == 125
+
+
+def test_deterministic_for_a_seed_on_cpu():
+    task = build_task("copy", seq_len=4)
+    config = TrainConfig(steps=5, batch=4, eval_batches=2, seed=3, **QUIET)
+    a = train_variant("sab", task, config, hidden_size=8, k_att=2, k_top=2, k_trunc=3)
+    b = train_variant("sab", task, config, hidden_size=8, k_att=2, k_top=2, k_trunc=3)
+    c = train_variant("sab", task, TrainConfig(steps=5, batch=4, eval_batches=2, seed=4, **QUIET), hidden_size=8)
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    assert a.score == b.score
+    assert [h["loss"] for h in a.history] != [h["loss"] for h in c.history]
+
+
+def test_build_model_leaves_global_rng_alone():
+    task = build_task("copy", seq_len=2)
+    torch.manual_seed(11)
+    expected = torch.rand(3)
+    torch.manual_seed(11)
+    first = build_model("lstm", task, hidden_size=4, seed=0)
+    assert torch.equal(torch.rand(3), expected)
+    second = build_model("lstm", task, hidden_size=4, seed=0)
+    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
+
+
+def test_transfer_scores_at_every_evaluation_length():
+    task = build_task("transfer_copy", seq_len=3, eval_lens="5,8")
+    result = train_variant("lstm", task, TrainConfig(steps=2, batch=4, eval_batches=1, **QUIET), hidden_size=4)
+    assert sorted(result.transfer_scores) == [5, 8]
+    assert all(0 <= s <= 1 for s in result.transfer_scores.values())
+    assert result.to_dict()["transfer_scores"].keys() == {"5", "8"}
+
+
+def test_evaluate_restores_training_mode_and_is_repeatable():
+    task = build_task("adding", seq_len=6)
+    model = build_model("lstm", task, hidden_size=4)
+    model.train()
+    first = evaluate(model, task, batches=2, batch_size=4, seed=9)
+    assert model.training
+    assert evaluate(model, task, batches=2, batch_size=4, seed=9) == first
+
+
+def test_rmsprop_and_no_clipping_run():
+    task = build_task("adding", seq_len=6)
+    config = TrainConfig(steps=3, batch=4, optimizer="rmsprop", clip=0.0, eval_batches=1, **QUIET)
+    result = train_variant("lstm", task, config, hidden_size=4)
+    assert result.metric == "mse" and not result.higher_is_better and result.score >= 0
+
+
+def test_small_lstm_learns_short_copy_well_above_chance():
+    task = build_task("copy", seq_len=1)
+    config = TrainConfig(steps=1500, batch=32, lr=1e-2, eval_batches=4, **QUIET)
+    result = train_variant("lstm", task, config, hidden_size=64)
+    assert result.score > 2.5 * result.chance  # about 0.45 after 1500 steps, 0.6 after 2000
+    assert result.final_loss < 0.8 * result.history[0]["loss"]
