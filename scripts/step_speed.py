@@ -28,6 +28,7 @@ CONFIGS = [
     ("sab", "sab", {"k_trunc": 10, "k_att": 10, "k_top": 5}),
     ("dense", "dense", {}),
 ]
+HEAVY = {"dense"}  # timed in rounds of their own, after the others
 
 
 def _make_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
@@ -37,6 +38,26 @@ def _make_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
         F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).backward()
 
     return step
+
+
+def _run_rounds(
+    labels: list[str], steps: dict, times: dict[str, list[float]], errors: dict[str, str], repeats: int
+) -> None:
+    for round_ in range(repeats + 1):  # round 0 is the warm-up
+        for label in labels:
+            if label in errors:
+                continue
+            try:
+                t0 = time.perf_counter()
+                steps[label]()
+                if round_:
+                    times[label].append(time.perf_counter() - t0)
+            except RuntimeError as exc:  # out of memory on the host
+                errors[label] = str(exc).splitlines()[0]
+        print(f"{', '.join(labels)}: round {round_} done", file=sys.stderr, flush=True)
+    for label in labels:  # so that a later block killed for memory loses nothing measured here
+        median = statistics.median(times[label]) if times[label] else None
+        print(f"{label}: median {median} s, samples {times[label]}, error {errors.get(label)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,19 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         model = build_variant(name, 10, 9, args.hidden, **params)
         steps[label] = _make_step(model, x, y)
         times[label] = []
-    # Rounds interleave the variants so that drift in machine speed hits all of them alike.
-    for round_ in range(args.repeats + 1):  # round 0 is the warm-up
-        for label in steps:
-            if label in errors:
-                continue
-            try:
-                t0 = time.perf_counter()
-                steps[label]()
-                if round_:
-                    times[label].append(time.perf_counter() - t0)
-            except RuntimeError as exc:  # out of memory on the host
-                errors[label] = str(exc).splitlines()[0]
-        print(f"round {round_} done", file=sys.stderr, flush=True)
+    # Rounds interleave the variants so that drift in machine speed hits all of them alike. Dense
+    # attention allocates tens of times more memory a step than the others, and the page faults of
+    # the step after it slowed that step several-fold, so it runs its rounds after the interleaved ones.
+    light = [label for label in steps if label not in HEAVY]
+    blocks = [light] + [[label] for label in steps if label in HEAVY]
+    for block in blocks:
+        _run_rounds(block, steps, times, errors, args.repeats)
     rows = [
         {"label": label, "median_s": statistics.median(ts) if ts else None, "times_s": ts, "error": errors.get(label)}
         for label, ts in times.items()

@@ -26,7 +26,8 @@ class Scratch:
 
     torch's CPU allocator does not cache: a fresh multi-megabyte temporary every step costs page
     faults and cold caches, more than the arithmetic on it. ``get(slot, shape)`` returns a contiguous
-    view of a buffer kept for ``slot``, grown when needed; a slot's previous contents are dead then.
+    view of a buffer kept for ``slot``, grown (at least doubled) when needed; a slot's previous
+    contents are dead then.
     """
 
     def __init__(self, like: Tensor) -> None:
@@ -40,7 +41,10 @@ class Scratch:
             n *= size
         buf = self._buffers.get(slot)
         if buf is None or buf.numel() < n:
-            buf = self._buffers[slot] = self._like.new_empty(n)
+            # grow geometrically: dense attention asks for one more row every step, and a new buffer
+            # each time fragments the heap (at batch 256 and 1,020 steps, past 24 GB of address space)
+            grown = n if buf is None else max(n, 2 * buf.numel())
+            buf = self._buffers[slot] = self._like.new_empty(grown)
         return buf[:n].view(shape)
 
 

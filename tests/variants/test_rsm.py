@@ -46,3 +46,18 @@ def test_out_of_range_parameters_are_named(param, value, allowed):
         build_variant("rsm", 5, 4, 8, **{param: value})
     message = str(info.value)
     assert param in message and repr(value) in message and allowed in message
+
+
+def test_with_room_for_every_state_rsm_is_dense():
+    """nu + rho >= T: nothing is ever screened out, so rsm must compute exactly what dense does."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 12, 5)
+    dense = build_variant("dense", 5, 4, 8)
+    rsm = build_variant("rsm", 5, 4, 8, nu=4, rho=8)
+    rsm.load_state_dict(dense.state_dict())
+    out_dense, out_rsm = dense(x).logits, rsm(x).logits
+    torch.testing.assert_close(out_rsm, out_dense, rtol=1e-5, atol=1e-6)
+    out_dense.square().sum().backward()
+    out_rsm.square().sum().backward()
+    for (name, p), q in zip(dense.named_parameters(), rsm.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-6, msg=name)
