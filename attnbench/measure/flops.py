@@ -19,6 +19,7 @@ from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
 from attnbench.measure.timing import time_fn
+from attnbench.ops.scores import matmul_form
 from attnbench.variants.base import FlopCount
 
 aten = torch.ops.aten
@@ -104,9 +105,9 @@ def count_flops(forward: Callable[[], Tensor], backward: Callable[[Tensor], Any]
 
     Whatever runs between the two (a loss computed in ``backward``) is counted with the backward.
     """
-    with flop_counter() as fwd:
+    with matmul_form(), flop_counter() as fwd:  # the reads' weighted sums as countable bmm
         out = forward()
-    with flop_counter() as bwd:
+    with matmul_form(), flop_counter() as bwd:
         backward(out)
     by_op = counts_by_op(fwd)
     for op, n in counts_by_op(bwd).items():
