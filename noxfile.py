@@ -91,16 +91,18 @@ def plugin(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """asv benchmarks once on this machine, in this environment (`asv run --quick -E existing`)."""
+    """asv check, then every benchmark once here, in this environment (`asv run --quick -E existing`)."""
     install(session)
     session.run("asv", "machine", "--yes")
+    existing = f"existing:{session.virtualenv.bin}/python"
+    session.run("asv", "check", "-E", existing)
     session.run(
         "asv",
         "run",
         "--quick",
         "--show-stderr",
         "-E",
-        f"existing:{session.virtualenv.bin}/python",
+        existing,
         "--set-commit-hash",
         _head(session),
         *session.posargs,
