@@ -126,11 +126,13 @@ def train(
     task: Task,
     config: TrainConfig,
     device: torch.device | str = "cpu",
+    on_step: Callable[[int, RecurrentVariant], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``task`` for ``config.steps`` steps, then score it on held-out batches.
 
     Seeds the data stream only (``config.seed``); seed the model's initialisation when building it
-    (:func:`build_model`) for a fully deterministic run on CPU.
+    (:func:`build_model`) for a fully deterministic run on CPU. ``on_step(step, model)``, if given, is
+    called after every optimiser step (diagnostics during training; it must not change the model).
     """
     if model.input_size != task.input_size or model.output_size != task.output_size:
         raise ParameterError(
@@ -157,6 +159,8 @@ def train(
             if config.clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             optimizer.step()
+            if on_step is not None:
+                on_step(step, model)
             sums[0] += loss.item()
             sums[1] += task.score(logits.detach(), y)
             sums[2] += 1

@@ -18,7 +18,7 @@ import torch
 
 from attnbench.cli.train_cmd import parse_assignments
 from attnbench.tasks.copy_task import CopyTask
-from attnbench.training import TrainConfig, build_model, make_optimizer
+from attnbench.training import TrainConfig, build_model, train
 
 
 def report(model: torch.nn.Module, task: CopyTask, step: int, elapsed: float, held: bool) -> str:
@@ -58,19 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     task = CopyTask(seq_len=args.delay)
     model = build_model(args.variant, task, args.hidden, args.seed, **parse_assignments(args.param, "-p"))
-    config = TrainConfig(optimizer=args.optimizer, lr=args.lr, batch=args.batch, seed=args.seed)
-    optimizer = make_optimizer(model.parameters(), config)
-    generator = torch.Generator().manual_seed(args.seed)
+    config = TrainConfig(
+        steps=args.steps, batch=args.batch, optimizer=args.optimizer, lr=args.lr, seed=args.seed, progress=False
+    )
     start = time.perf_counter()
-    for step in range(1, args.steps + 1):
-        x, y = task.sample(args.batch, generator)
-        loss = task.loss(model(x).logits, y)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        optimizer.step()
+
+    def on_step(step: int, trained: torch.nn.Module) -> None:
         if step % args.every == 0:
-            print(report(model, task, step, time.perf_counter() - start, args.held), flush=True)
+            print(report(trained, task, step, time.perf_counter() - start, args.held), flush=True)
+
+    train(model, task, config, on_step=on_step)  # the training attnbench reproduce runs
     return 0
 
 

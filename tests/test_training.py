@@ -125,3 +125,13 @@ def test_small_lstm_learns_short_copy_well_above_chance():
     result = train_variant("lstm", task, config, hidden_size=64)
     assert result.score > 2.5 * result.chance  # about 0.45 after 1500 steps, 0.6 after 2000
     assert result.final_loss < 0.8 * result.history[0]["loss"]
+
+
+def test_on_step_sees_every_step_and_leaves_training_as_it_was():
+    task = build_task("adding", seq_len=6)
+    config = TrainConfig(steps=4, batch=4, eval_batches=1, **QUIET)
+    seen = []
+    with_hook = train(build_model("lstm", task, 4), task, config, on_step=lambda step, model: seen.append(step))
+    without = train(build_model("lstm", task, 4), task, config)
+    assert seen == [1, 2, 3, 4]
+    assert with_hook.score == without.score and with_hook.final_loss == without.final_loss
