@@ -5,20 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from attnbench.cli import main
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError
 from attnbench.reproduce import RUN_KEYS, RUNS, ReproduceConfig, format_table, reproduce
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_runs_cover_the_papers_comparison():

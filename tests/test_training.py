@@ -14,13 +14,7 @@ from attnbench.training import TrainConfig, TrainResult, build_model, evaluate, 
 QUIET = {"progress": False}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models: a second thread only contends with whatever else runs on the machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,7 @@ from attnbench.cli import main
 TINY = ["--steps", "2", "--batch", "2", "--hidden", "4", "--eval-batches", "1", "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models: a second thread only contends with whatever else runs on the machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_train_writes_summary(tmp_path, capsys):
