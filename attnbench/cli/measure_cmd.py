@@ -8,13 +8,14 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from attnbench.cli.train_cmd import check_json_path, parse_assignments, write_json
+from attnbench.cli.train_cmd import add_configuration_arguments, check_json_path, parse_assignments, write_json
 from attnbench.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``measure`` subcommand."""
     from attnbench.measure import MeasureSpec
+    from attnbench.training import OPTIMIZERS
 
     d = MeasureSpec("", "")
     p = sub.add_parser(
@@ -24,20 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "saved-for-backward bytes, peak memory, counted and analytic FLOPs, GPU energy, optionally an "
         "accuracy run, and gradient reach. Figures that cannot be had here are listed as missing.",
     )
-    p.add_argument("--variant", required=True, help="variant name (see 'attnbench list variants')")
-    p.add_argument("--task", required=True, help="task name (see 'attnbench list tasks')")
-    p.add_argument("--seq-len", type=int, help="the task's sequence-length parameter (copy: the delay T)")
+    add_configuration_arguments(p, seed=d.seed)
     p.add_argument("--batch", type=int, default=d.batch, help="batch size B (default %(default)s)")
     p.add_argument("--hidden", type=int, default=d.hidden_size, help="hidden size H (default %(default)s)")
     p.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N (default %(default)s)")
     p.add_argument("--dtype", default=d.dtype, help="float32, float64, float16 or bfloat16 (default %(default)s)")
-    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="variant parameter (repeatable)")
-    p.add_argument("--task-param", action="append", metavar="NAME=VALUE", help="task parameter (repeatable)")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of data and initialisation (default %(default)s)")
     p.add_argument("--warmup", type=int, default=d.warmup, help="untimed calls first (default %(default)s)")
     p.add_argument("--repeats", type=int, default=d.repeats, help="timed calls (default %(default)s)")
     p.add_argument("--train-steps", type=int, default=d.train_steps, help="accuracy run, 0: none (default 0)")
-    p.add_argument("--optimizer", choices=("adam", "rmsprop"), default=d.optimizer, help="accuracy run optimiser")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="accuracy run optimiser")
     p.add_argument("--lr", type=float, default=d.lr, help="accuracy run learning rate (default %(default)s)")
     p.add_argument("--no-reach", action="store_true", help="skip the gradient-reach measurement")
     p.add_argument("--json", metavar="PATH", help="write the result row to PATH ('-': stdout)")

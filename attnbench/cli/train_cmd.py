@@ -66,6 +66,17 @@ def write_json(path: str, payload: dict) -> None:
         raise UsageError(f"--json {path}: cannot write: {exc.strerror or exc}") from None
 
 
+def add_configuration_arguments(p: argparse.ArgumentParser, seed: int) -> None:
+    """The arguments that name what runs, shared by ``train`` and ``measure``: variant, task, length,
+    variant and task parameters, seed."""
+    p.add_argument("--variant", required=True, help="variant name (see 'attnbench list variants')")
+    p.add_argument("--task", required=True, help="task name (see 'attnbench list tasks')")
+    p.add_argument("--seq-len", type=int, help="the task's sequence-length parameter (copy: the delay T)")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="variant parameter (repeatable)")
+    p.add_argument("--task-param", action="append", metavar="NAME=VALUE", help="task parameter (repeatable)")
+    p.add_argument("--seed", type=int, default=seed, help="seed of data and initialisation (default %(default)s)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``train`` subcommand."""
     from attnbench.training import OPTIMIZERS, TrainConfig
@@ -77,9 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train a variant on a task with the released codes' defaults (Adam, lr 1e-3, clip 1.0) "
         "and report the held-out score, chance and transfer scores.",
     )
-    p.add_argument("--variant", required=True, help="variant name (see 'attnbench list variants')")
-    p.add_argument("--task", required=True, help="task name (see 'attnbench list tasks')")
-    p.add_argument("--seq-len", type=int, help="the task's sequence-length parameter (copy: the delay T)")
+    add_configuration_arguments(p, seed=d.seed)
     p.add_argument("--steps", type=int, default=d.steps, help="optimiser steps (default %(default)s)")
     p.add_argument("--batch", type=int, default=d.batch, help="batch size (default %(default)s)")
     p.add_argument("--hidden", type=int, default=128, help="hidden size H (default %(default)s)")
@@ -87,9 +96,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default %(default)s)")
     p.add_argument("--clip", type=float, default=d.clip, help="gradient-norm clip, 0 for none (default %(default)s)")
     p.add_argument("--eval-batches", type=int, default=d.eval_batches, help="held-out batches (default %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of data and initialisation (default %(default)s)")
-    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="variant parameter (repeatable)")
-    p.add_argument("--task-param", action="append", metavar="NAME=VALUE", help="task parameter (repeatable)")
     p.add_argument("--device", default="cpu", help="torch device (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", metavar="PATH", help="write a machine-readable summary to PATH ('-': stdout)")
