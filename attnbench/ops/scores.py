@@ -10,7 +10,6 @@ is about 10x slower than its sigmoid, and the recurrences run a (B, K, D) activa
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -52,7 +51,7 @@ class Scratch:
         return buf[:n].view(shape)
 
 
-_FORM = threading.local()
+_MATMUL_FORM = [False]  # process-wide, not thread-local: autograd runs CUDA backward on its own threads
 
 
 @contextmanager
@@ -62,18 +61,14 @@ def matmul_form() -> Iterator[None]:
     The product-and-sum form of :func:`weighted_sum` and :func:`weights_backward` is faster on CPU
     but made of elementwise ops, which FLOP counters (torch's ``FlopCounterMode``) do not count. FLOP
     counting (:func:`attnbench.measure.flops.count_flops`) runs the same arithmetic as ``bmm`` inside
-    this block, so every multiply-add of the reads is counted.
+    this block, so every multiply-add of the reads is counted, in forward and in backward.
     """
-    before = getattr(_FORM, "matmul", False)
-    _FORM.matmul = True
+    before = _MATMUL_FORM[0]
+    _MATMUL_FORM[0] = True
     try:
         yield
     finally:
-        _FORM.matmul = before
-
-
-def _matmul_form() -> bool:
-    return getattr(_FORM, "matmul", False)
+        _MATMUL_FORM[0] = before
 
 
 def activations(keys: Tensor, query: Tensor, out: Tensor | None = None) -> Tensor:
@@ -89,14 +84,14 @@ def weighted_sum(weights: Tensor, values: Tensor, out: Tensor | None = None) -> 
     A product and a sum rather than a (B, 1, K) x (B, K, H) batched matrix product: these are B tiny
     matrix-vector products, which the CPU's batched kernels run at a fraction of memory speed.
     """
-    if out is None or _matmul_form():
+    if out is None or _MATMUL_FORM[0]:
         return torch.bmm(weights.unsqueeze(1), values).squeeze(1)
     return torch.mul(weights.unsqueeze(2), values, out=out).sum(1)
 
 
 def weights_backward(values: Tensor, d_summary: Tensor, out: Tensor | None = None) -> Tensor:
     """d weights of ``summary = sum_i a_i value_i``: (B, K, H), (B, H) -> (B, K) (see :func:`weighted_sum`)."""
-    if out is None or _matmul_form():
+    if out is None or _MATMUL_FORM[0]:
         return torch.bmm(d_summary.unsqueeze(1), values.transpose(1, 2)).squeeze(1)
     return torch.mul(values, d_summary.unsqueeze(1), out=out).sum(2)
 
