@@ -3,7 +3,8 @@ own matrix-multiply rate.
 
 ``FlopCounterMode`` counts mm, addmm, bmm, baddbmm, convolutions and attention kernels, but nothing
 for matrix-vector products or the fused recurrent kernels, so an LSTM run through ``nn.LSTM``
-counts zero. :data:`EXTRA_FORMULAS` adds them: ``aten.mv``/``addmv``/``dot``/``vdot``/``addbmm``, the
+counts zero. :data:`EXTRA_FORMULAS` adds them: ``aten.mv``/``addmv``/``dot``/``vdot``/``addbmm``, the in-place
+``addmv_``/``addmm_``, the
 oneDNN LSTM layer on CPU (``aten.mkldnn_rnn_layer`` and its backward) and cuDNN's
 (``aten._cudnn_rnn`` and its backward). FLOPs are 2 per multiply-add, as in torch's own formulas.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, addmm_flop
 
 from attnbench.measure.timing import time_fn
 from attnbench.ops.scores import matmul_form
@@ -80,6 +81,8 @@ def _cudnn_rnn_backward_flop(input_shape: Sequence[int], weights: Sequence[Any],
 EXTRA_FORMULAS: dict[Any, Callable[..., int]] = {
     aten.mv: _mv_flop,
     aten.addmv: _addmv_flop,
+    aten.addmv_: _addmv_flop,  # in-place forms: reads accumulate gradients with them
+    aten.addmm_: addmm_flop,
     aten.dot: _dot_flop,
     aten.vdot: _dot_flop,
     aten.addbmm: _addbmm_flop,

@@ -56,12 +56,12 @@ _MATMUL_FORM = [False]  # process-wide, not thread-local: autograd runs CUDA bac
 
 @contextmanager
 def matmul_form() -> Iterator[None]:
-    """Within this block the weighted sums run as batched matrix products.
+    """Within this block the weights' gradients run as batched matrix products.
 
-    The product-and-sum form of :func:`weighted_sum` and :func:`weights_backward` is faster on CPU
-    but made of elementwise ops, which FLOP counters (torch's ``FlopCounterMode``) do not count. FLOP
-    counting (:func:`attnbench.measure.flops.count_flops`) runs the same arithmetic as ``bmm`` inside
-    this block, so every multiply-add of the reads is counted, in forward and in backward.
+    The product-and-sum form of :func:`weights_backward` is faster on CPU but made of elementwise ops,
+    which FLOP counters (torch's ``FlopCounterMode``) do not count. FLOP counting
+    (:func:`attnbench.measure.flops.count_flops`) runs the same arithmetic as ``bmm`` inside this block,
+    so every multiply-add of the reads is counted, in forward and in backward.
     """
     before = _MATMUL_FORM[0]
     _MATMUL_FORM[0] = True
@@ -78,30 +78,36 @@ def activations(keys: Tensor, query: Tensor, out: Tensor | None = None) -> Tenso
     return torch.sigmoid_(torch.add(keys, query.unsqueeze(1), out=out))
 
 
-def weighted_sum(weights: Tensor, values: Tensor, out: Tensor | None = None) -> Tensor:
-    """``sum_i a_i value_i``: (B, K), (B, K, H) -> (B, H).
-
-    A product and a sum rather than a (B, 1, K) x (B, K, H) batched matrix product: these are B tiny
-    matrix-vector products, which the CPU's batched kernels run at a fraction of memory speed.
-    """
-    if out is None or _MATMUL_FORM[0]:
-        return torch.bmm(weights.unsqueeze(1), values).squeeze(1)
-    return torch.mul(weights.unsqueeze(2), values, out=out).sum(1)
+def weighted_sum(weights: Tensor, values: Tensor) -> Tensor:
+    """``sum_i a_i value_i``: (B, K), (B, K, H) -> (B, H), as a batched matrix product (on CPU about twice
+    as fast as a product and a sum, at every size the variants use)."""
+    return torch.bmm(weights.unsqueeze(1), values).squeeze(1)
 
 
 def weights_backward(values: Tensor, d_summary: Tensor, out: Tensor | None = None) -> Tensor:
-    """d weights of ``summary = sum_i a_i value_i``: (B, K, H), (B, H) -> (B, K) (see :func:`weighted_sum`)."""
+    """d weights of ``summary = sum_i a_i value_i``: (B, K, H), (B, H) -> (B, K).
+
+    A product and a sum rather than a (B, K, H) x (B, H, 1) batched matrix product, which the CPU's
+    batched kernels run at a fraction of memory speed (about 2x slower at B=32, K=25, H=128).
+    """
     if out is None or _MATMUL_FORM[0]:
         return torch.bmm(d_summary.unsqueeze(1), values.transpose(1, 2)).squeeze(1)
     return torch.mul(values, d_summary.unsqueeze(1), out=out).sum(2)
 
 
-def score_backward(d_scores: Tensor, z: Tensor, v: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def score_backward(
+    d_scores: Tensor, z: Tensor, v: Tensor, out: Tensor | None = None, grad_v: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Gradients through ``scores = sigmoid(keys + query) @ v`` given d_scores (B, K).
 
-    Returns d_query (B, D), d_v (D,) and d_keys (B, K, D) (written into ``out`` when given).
+    Returns d_query (B, D), d_v (D,) (added into ``grad_v`` when given, which is returned) and d_keys
+    (B, K, D) (written into ``out`` when given).
     """
-    d_v = (d_scores.reshape(1, -1) @ z.reshape(-1, z.shape[-1])).squeeze(0)
+    z_2d = z.reshape(-1, z.shape[-1])
+    if grad_v is None:
+        d_v = (d_scores.reshape(1, -1) @ z_2d).squeeze(0)
+    else:
+        d_v = grad_v.addmv_(z_2d.t(), d_scores.reshape(-1))
     if out is None:
         d_keys = torch.ops.aten.sigmoid_backward(d_scores.unsqueeze(2) * v, z)  # (B, K, D)
     else:
@@ -123,7 +129,7 @@ def softmax_attend(
     if valid is not None:
         scores = scores.masked_fill(~valid, float("-inf"))
     weights = torch.softmax(scores, dim=1)
-    return weighted_sum(weights, values, out=scratch.get("v", values.shape)), weights
+    return weighted_sum(weights, values), weights
 
 
 def softmax_attend_backward(
@@ -136,14 +142,18 @@ def softmax_attend_backward(
     scratch: Scratch,
     grad_values: Tensor,
     grad_keys: Tensor,
+    grad_v: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Backward of :func:`softmax_attend`: adds into ``grad_values``/``grad_keys``; returns d_query, d_v.
+    """Backward of :func:`softmax_attend`: adds into ``grad_values``/``grad_keys`` (and ``grad_v`` when
+    given); returns d_query and d_v.
 
     The (B, K, D) activations are recomputed rather than kept from forward.
     """
     z = activations(keys, query, out=scratch.get("z", keys.shape))
     d_weights = weights_backward(values, d_summary, out=scratch.get("v", values.shape))  # (B, K)
-    d_query, d_v, d_keys = score_backward(softmax_backward(weights, d_weights), z, v, out=scratch.get("g", keys.shape))
+    d_query, d_v, d_keys = score_backward(
+        softmax_backward(weights, d_weights), z, v, out=scratch.get("g", keys.shape), grad_v=grad_v
+    )
     grad_values.addcmul_(weights.unsqueeze(2), d_summary.unsqueeze(1))  # += a_i * d_summary
     grad_keys += d_keys
     return d_query, d_v

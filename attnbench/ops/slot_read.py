@@ -27,20 +27,25 @@ class SlotMemory:
 
     Attributes:
         rows: (B, K) long, the bank row in each slot, -1 where empty.
-        values, keys: (B, K, value_dim) and (B, K, key_dim), the slot contents (forward's copy).
+        data: (B, K, F) the slot contents (forward's copy), whole bank rows; ``values`` and ``keys``
+            are views of their two parts.
     """
 
-    def __init__(self, bank: StateBank, slots: int) -> None:
+    def __init__(self, bank: StateBank | BankStorage, slots: int) -> None:
         # the storage only: autograd nodes keep this object, and the bank holds the latest token
-        self.bank: BankStorage = bank.storage
+        self.bank: BankStorage = bank.storage if isinstance(bank, StateBank) else bank
         self.slots = slots
         b, dev = bank.batch, bank.values.device
         self.rows = torch.full((b, slots), -1, dtype=torch.long, device=dev)
-        self.values = bank.values.new_zeros(b, slots, bank.value_dim)
-        self.keys = bank.keys.new_zeros(b, slots, bank.key_dim)
+        self.data = self.bank.data.new_zeros(b, slots, self.bank.data.shape[-1])
+        self.values, self.keys = self._split(self.data)
         self.offsets = torch.arange(0, b * slots, slots, device=dev).unsqueeze(1)  # (B, 1)
         self._history: list[tuple[Tensor, Tensor, int]] = []  # per put: flat slot (B,), old row (B, 1), row
         self._bwd_task: int | None = None
+
+    def _split(self, whole: Tensor) -> tuple[Tensor, Tensor]:
+        split = self.bank.value_dim
+        return whole[..., :split], whole[..., split:]
 
     @property
     def puts(self) -> int:
@@ -56,39 +61,57 @@ class SlotMemory:
         flat = (target + self.offsets).view(-1)  # (B,)
         self._history.append((flat, self.rows.gather(1, target), row))
         self.rows.scatter_(1, target, row)
-        for content, stored in ((self.values, self.bank.values), (self.keys, self.bank.keys)):
-            content.view(-1, content.shape[-1]).index_copy_(0, flat, stored[:, row])
+        self.data.view(-1, self.data.shape[-1]).index_copy_(0, flat, self.bank.data[:, row])
+
+    def attend(self, query: Tensor, v: Tensor, valid: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Forward of :func:`slot_read` (no autograd): summary (B, value_dim) and weights (B, K)."""
+        return softmax_attend(self.values, self.keys, query, v, valid, self.bank.scratch)
+
+    def attend_backward(
+        self, puts: int, query: Tensor, v: Tensor, weights: Tensor, d_summary: Tensor, grad_v: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Backward of the :meth:`attend` made after ``puts`` puts; returns d_query and d_v (added into
+        ``grad_v`` when given). Reads must be differentiated newest first; afterwards the gradient of
+        the newest row (put number ``puts - 1``) is complete in the bank's accumulator."""
+        data, grad = self._backward_state(puts)
+        values, keys = self._split(data)
+        grad_values, grad_keys = self._split(grad)
+        d_query, d_v = softmax_attend_backward(
+            values, keys, query, v, weights, d_summary, self.bank.scratch, grad_values, grad_keys, grad_v
+        )
+        # no earlier read sees the newest row: hand its gradient to the bank
+        self._backward_state(puts - 1)
+        return d_query, d_v
 
     # ----- backward: replay the history in reverse -------------------------------------------------
 
-    def _backward_state(self, puts: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Values, keys and their slot gradients as they were after ``puts`` puts, in this backward pass."""
+    def _backward_state(self, puts: int) -> tuple[Tensor, Tensor]:
+        """Contents and their slot gradients as they were after ``puts`` puts, in this backward pass."""
         task = _graph_task_id()
         if self._bwd_task != task:  # a new backward pass starts from the final forward state
             self._bwd_task = task
-            self._bwd = [self.values.clone(), self.keys.clone()]
-            self._bwd_grad = [torch.zeros_like(self.values), torch.zeros_like(self.keys)]
+            self._bwd = self.data.clone()
+            self._bwd_grad = torch.zeros_like(self.data)
             self._bwd_puts = len(self._history)
         while self._bwd_puts > puts:
             self._bwd_puts -= 1
             self._undo(self._bwd_puts)
-        return (*self._bwd, *self._bwd_grad)  # type: ignore[return-value]
+        return self._bwd, self._bwd_grad
 
     def _undo(self, i: int) -> None:
         """Undo put ``i``: its row's gradient goes to the bank and the slot gets its old row back."""
         flat, old_row, row = self._history[i]
-        restored = self.bank.rows(self.bank.flat(old_row.clamp(min=0)), old_row.shape)  # empty: any row, masked
-        for content, grad, acc, new in zip(self._bwd, self._bwd_grad, self.bank.grad_buffer(), restored):
-            grad_2d = grad.view(-1, grad.shape[-1])
-            acc[:, row] += grad_2d.index_select(0, flat)
-            grad_2d.index_fill_(0, flat, 0.0)
-            content.view(-1, content.shape[-1]).index_copy_(0, flat, new.view(-1, new.shape[-1]))
+        restored = self.bank.gather(self.bank.flat(old_row.clamp(min=0)), old_row.shape)  # empty: any row, masked
+        grad_2d = self._bwd_grad.view(-1, self._bwd_grad.shape[-1])
+        self.bank.grad()[:, row] += grad_2d.index_select(0, flat)
+        grad_2d.index_fill_(0, flat, 0.0)
+        self._bwd.view(-1, self._bwd.shape[-1]).index_copy_(0, flat, restored.view(-1, restored.shape[-1]))
 
 
 class _SlotRead(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, v, token, memory, valid):  # noqa: ANN001, ANN205
-        summary, weights = softmax_attend(memory.values, memory.keys, query, v, valid, memory.bank.scratch)
+        summary, weights = memory.attend(query, v, valid)
         ctx.memory, ctx.puts = memory, memory.puts
         ctx.save_for_backward(query, v, weights)
         ctx.mark_non_differentiable(weights)
@@ -97,13 +120,7 @@ class _SlotRead(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_summary, _d_weights):  # noqa: ANN001, ANN205
         query, v, weights = ctx.saved_tensors
-        memory: SlotMemory = ctx.memory
-        values, keys, grad_values, grad_keys = memory._backward_state(ctx.puts)
-        d_query, d_v = softmax_attend_backward(
-            values, keys, query, v, weights, d_summary, memory.bank.scratch, grad_values, grad_keys
-        )
-        # no earlier read sees the newest row: hand its gradient to the bank before its append's backward
-        memory._backward_state(ctx.puts - 1)
+        d_query, d_v = ctx.memory.attend_backward(ctx.puts, query, v, weights, d_summary)
         return d_query, d_v, None, None, None
 
 

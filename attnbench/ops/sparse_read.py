@@ -6,8 +6,8 @@ With more than ``k`` memories the weights are ``relu(s_i - s_(k+1)) / sum_j relu
 they are ``softmax(s)`` over all of them. The summary is ``sum_i a_i value_i``.
 
 Only the ``k + 1`` largest scores receive gradient (the rest fall below the threshold), so forward
-scores every memory without keeping anything, gathers the ``k + 1`` winners, and backward works on
-those alone: O(B k D) backward work and memory per step instead of O(B M D). The plain autograd
+scores every memory without keeping anything, takes the ``k + 1`` winners' scores from the top-k and
+gathers their values, and backward works on those alone: O(B k D) backward work and memory per step instead of O(B M D). The plain autograd
 version is :func:`attnbench.ops.naive.sparse_read_naive`.
 """
 
@@ -22,27 +22,72 @@ from attnbench.ops.state_bank import BankStorage, StateBank
 EPS = 1e-12  # guards the normaliser when every score ties with the threshold
 
 
+def sparse_attend(
+    bank: BankStorage, query: Tensor, w: Tensor, k: int, start: int, stop: int
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
+    """Forward of :func:`sparse_read` (no autograd): summary, weights, rows (None when every row is
+    attended), and for backward the winners' flat indices and the normaliser (None likewise)."""
+    if stop - start > k:
+        keys = bank.keys[:, start:stop]  # (B, M, D), a view
+        all_scores = activations(keys, query, out=bank.scratch.get("z", keys.shape)) @ w  # (B, M), nothing kept
+        scores, index = all_scores.topk(k + 1, dim=1)  # (B, k+1), descending
+        if start:
+            index += start
+        flat = bank.flat(index)
+        values = bank.values.reshape(-1, bank.value_dim).index_select(0, flat).view(*index.shape, -1)
+        shifted = torch.relu(scores - scores[:, k:])  # the (k+1)-th is the threshold
+        norm = shifted.sum(1, keepdim=True).add_(EPS)
+        weights = shifted.div_(norm)
+    else:
+        index, flat, norm = None, None, None
+        values = bank.values[:, start:stop]
+        weights = torch.softmax(activations(bank.keys[:, start:stop], query) @ w, dim=1)
+    summary = torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, H)
+    return summary, weights, index, flat, norm
+
+
+def sparse_attend_backward(
+    bank: BankStorage,
+    query: Tensor,
+    w: Tensor,
+    weights: Tensor,
+    flat: Tensor | None,
+    norm: Tensor | None,
+    start: int,
+    stop: int,
+    d_summary: Tensor,
+    grad_w: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Backward of :func:`sparse_attend`: adds the rows' gradients into the bank's accumulator (and d_w
+    into ``grad_w`` when given); returns d_query and d_w."""
+    k = weights.shape[1] - 1
+    if flat is None:
+        values, keys = bank.values[:, start:stop], bank.keys[:, start:stop]
+    else:
+        values, keys = bank.rows(flat, weights.shape)
+    z = activations(keys, query)  # (B, K, D), recomputed
+    d_weights = weights_backward(values, d_summary)  # (B, K)
+    if flat is None:
+        d_scores = softmax_backward(weights, d_weights)
+    else:  # a = relu(s - s_k) / (sum + eps); only the winners (a > 0) pass gradient
+        d_scores = (d_weights - (weights * d_weights).sum(1, keepdim=True)) / norm * (weights > 0)
+        d_scores[:, k] -= d_scores.sum(1)  # the threshold's share
+    d_query, d_w, d_keys = score_backward(d_scores, z, w, grad_v=grad_w)
+    d_values = weights.unsqueeze(2) * d_summary.unsqueeze(1)
+    if flat is None:
+        acc_values, acc_keys = bank.grad_buffer()
+        acc_values[:, start:stop] += d_values
+        acc_keys[:, start:stop] += d_keys
+    else:
+        bank.add_grad(flat, d_values, d_keys)
+    return d_query, d_w
+
+
 class _SparseRead(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, w, token, bank, start, stop, k):  # noqa: ANN001, ANN205
-        if stop - start > k:
-            keys = bank.keys[:, start:stop]  # (B, M, D), a view
-            all_scores = activations(keys, query, out=bank.scratch.get("z", keys.shape)) @ w  # (B, M), nothing kept
-            index = all_scores.topk(k + 1, dim=1).indices  # (B, k+1), descending
-            if start:
-                index += start
-            flat = bank.flat(index)
-            values, keys = bank.rows(flat, index.shape)  # (B, k+1, H), (B, k+1, D)
-            scores = activations(keys, query) @ w  # (B, k+1)
-            shifted = torch.relu(scores - scores[:, k:])  # the (k+1)-th is the threshold
-            norm = shifted.sum(1, keepdim=True) + EPS
-            weights = shifted / norm
-        else:
-            index, flat, norm = None, None, None
-            values = bank.values[:, start:stop]
-            weights = torch.softmax(activations(bank.keys[:, start:stop], query) @ w, dim=1)
-        summary = torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, H)
-        ctx.bank, ctx.start, ctx.stop, ctx.k = bank, start, stop, k
+        summary, weights, index, flat, norm = sparse_attend(bank, query, w, k, start, stop)
+        ctx.bank, ctx.start, ctx.stop = bank, start, stop
         ctx.save_for_backward(query, w, weights, flat, norm)
         ctx.mark_non_differentiable(weights)
         if index is not None:
@@ -52,26 +97,7 @@ class _SparseRead(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_summary, _d_weights, _d_index):  # noqa: ANN001, ANN205
         query, w, weights, flat, norm = ctx.saved_tensors
-        bank: BankStorage = ctx.bank
-        if flat is None:
-            values, keys = bank.values[:, ctx.start : ctx.stop], bank.keys[:, ctx.start : ctx.stop]
-        else:
-            values, keys = bank.rows(flat, weights.shape)
-        z = activations(keys, query)  # (B, K, D), recomputed
-        d_weights = weights_backward(values, d_summary)  # (B, K)
-        if flat is None:
-            d_scores = softmax_backward(weights, d_weights)
-        else:  # a = relu(s - s_k) / (sum + eps); only the winners (a > 0) pass gradient
-            d_scores = (d_weights - (weights * d_weights).sum(1, keepdim=True)) / norm * (weights > 0)
-            d_scores[:, ctx.k] -= d_scores.sum(1)  # the threshold's share
-        d_query, d_w, d_keys = score_backward(d_scores, z, w)
-        d_values = weights.unsqueeze(2) * d_summary.unsqueeze(1)
-        if flat is None:
-            acc_values, acc_keys = bank.grad_buffer()
-            acc_values[:, ctx.start : ctx.stop] += d_values
-            acc_keys[:, ctx.start : ctx.stop] += d_keys
-        else:
-            bank.add_grad(flat, d_values, d_keys)
+        d_query, d_w = sparse_attend_backward(ctx.bank, query, w, weights, flat, norm, ctx.start, ctx.stop, d_summary)
         return d_query, d_w, None, None, None, None, None
 
 

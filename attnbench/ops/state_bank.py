@@ -29,9 +29,12 @@ def _graph_task_id() -> int:
 class BankStorage:
     """The tensors of a :class:`StateBank`: the rows and their per-backward gradient accumulators.
 
-    Values (B, N, value_dim) and keys (B, N, key_dim) are separate contiguous tensors. Autograd nodes
-    keep a reference to this, never to the :class:`StateBank` itself, which holds the latest
-    append's token: a node -> bank -> token -> node cycle would keep every graph alive.
+    A row is one contiguous ``value_dim + key_dim`` vector, value first: :attr:`data` (B, N, value_dim +
+    key_dim), with :attr:`values` and :attr:`keys` as views of its two parts. One tensor rather than
+    two halves the number of copies, gathers and scatters of whole rows (the slot memory of rsm moves
+    rows every step, in both passes). Autograd nodes keep a reference to this, never to the
+    :class:`StateBank` itself, which holds the latest append's token: a node -> bank -> token -> node
+    cycle would keep every graph alive.
     """
 
     def __init__(self, batch: int, capacity: int, value_dim: int, key_dim: int, like: Tensor) -> None:
@@ -39,16 +42,22 @@ class BankStorage:
         self.capacity = capacity
         self.value_dim = value_dim
         self.key_dim = key_dim
-        self.data = (like.new_zeros(batch, capacity, value_dim), like.new_zeros(batch, capacity, key_dim))
-        # Writes go through .data aliases, which have their own version counters: rows are written
-        # once and never changed afterwards, so the version check on a saved reference would only get
-        # in the way.
-        self.values, self.keys = (t.data for t in self.data)
+        self._tensor = like.new_zeros(batch, capacity, value_dim + key_dim)
+        # Writes go through a .data alias, which has its own version counter: rows are written once and
+        # never changed afterwards, so the version check on a saved reference would only get in the way.
+        self.data = self._tensor.data
+        self.values, self.keys = self.data[..., :value_dim], self.data[..., value_dim:]
         # row r of example b is row b * capacity + r of the bank viewed as (B * N, F)
         self.offsets = torch.arange(0, batch * capacity, capacity, device=like.device).unsqueeze(1)  # (B, 1)
-        self._grad: tuple[Tensor, Tensor] | None = None
+        self._grad: Tensor | None = None
         self._grad_task: int | None = None
-        self.scratch = Scratch(self.keys)  # the reads' (B, K, D) temporaries, reused step after step
+        self.scratch = Scratch(self.data)  # the reads' (B, K, D) temporaries, reused step after step
+
+    @property
+    def saved(self) -> Tensor:
+        """The buffer as one tensor, for a node to save once so that saved-tensor hooks (memory
+        accounting) see what the reads keep."""
+        return self._tensor
 
     def write(self, index: int, value: Tensor, key: Tensor) -> None:
         """Store row ``index`` of every example."""
@@ -59,25 +68,41 @@ class BankStorage:
         """(B, K) row indices -> (B * K,) indices into the bank viewed as (B * N, F)."""
         return (index + self.offsets).view(-1)
 
+    def gather(self, flat: Tensor, shape: torch.Size) -> Tensor:
+        """Copies of whole rows (values and keys) at :meth:`flat` indices, shaped ``shape + (F,)``
+        (torch.gather with an expanded index is several times slower)."""
+        return self.data.view(-1, self.data.shape[-1]).index_select(0, flat).view(*shape, -1)
+
     def rows(self, flat: Tensor, shape: torch.Size) -> tuple[Tensor, Tensor]:
-        """Copies of values and keys at :meth:`flat` indices, shaped ``shape + (F,)``; whole-row
-        copies (torch.gather with an expanded index is several times slower)."""
-        return tuple(  # type: ignore[return-value]
-            t.view(-1, t.shape[-1]).index_select(0, flat).view(*shape, -1) for t in (self.values, self.keys)
-        )
+        """Values and keys of :meth:`gather`, as views of one copy."""
+        both = self.gather(flat, shape)
+        return both[..., : self.value_dim], both[..., self.value_dim :]
 
     def add_grad(self, flat: Tensor, d_values: Tensor, d_keys: Tensor) -> None:
         """Accumulate gradients (B, K, F) of the rows at :meth:`flat` indices."""
-        for acc, grad in zip(self.grad_buffer(), (d_values, d_keys)):
-            acc.view(-1, acc.shape[-1]).index_add_(0, flat, grad.reshape(-1, acc.shape[-1]))
+        acc = self.grad().view(-1, self.data.shape[-1])
+        acc[:, : self.value_dim].index_add_(0, flat, d_values.reshape(-1, self.value_dim))
+        acc[:, self.value_dim :].index_add_(0, flat, d_keys.reshape(-1, self.key_dim))
 
-    def grad_buffer(self) -> tuple[Tensor, Tensor]:
-        """Gradient accumulators (values, keys) for the backward pass now running, zeroed once per pass."""
+    def grad(self) -> Tensor:
+        """Gradient accumulator of whole rows (B, N, F) for the backward pass now running, zeroed once
+        per pass."""
         task = _graph_task_id()
         if self._grad is None or self._grad_task != task:
-            self._grad = (torch.zeros_like(self.values), torch.zeros_like(self.keys))
+            self._grad = torch.zeros_like(self.data)
             self._grad_task = task
         return self._grad
+
+    def grad_buffer(self) -> tuple[Tensor, Tensor]:
+        """:meth:`grad` as views of its values and keys parts."""
+        grad = self.grad()
+        return grad[..., : self.value_dim], grad[..., self.value_dim :]
+
+    def key_weight_grad(self, rows: int) -> Tensor:
+        """Gradient of a ``key = value @ key_weight.T`` projection over the first ``rows`` rows, once every
+        key gradient of this backward pass is complete: one matrix multiply for all of them."""
+        d_keys, values = self.grad_buffer()[1][:, :rows], self.values[:, :rows]
+        return d_keys.reshape(-1, self.key_dim).t() @ values.reshape(-1, self.value_dim)
 
 
 class StateBank:
@@ -147,7 +172,7 @@ class _Append(torch.autograd.Function):
         ctx.index = index
         if index == 0:
             # Saved once so that saved-tensor hooks (memory accounting) see the buffer the reads keep.
-            ctx.save_for_backward(*storage.data)
+            ctx.save_for_backward(storage.saved)
         return value.new_zeros(())
 
     @staticmethod
@@ -162,7 +187,7 @@ class _AppendProjected(torch.autograd.Function):
         storage.write(index, value, value @ weight.t())
         ctx.storage, ctx.index = storage, index
         # row 0 also saves the buffer, once, so that saved-tensor hooks (memory accounting) see it
-        ctx.save_for_backward(weight, *(storage.data if index == 0 else ()))
+        ctx.save_for_backward(weight, *((storage.saved,) if index == 0 else ()))
         return value.new_zeros(())
 
     @staticmethod
@@ -176,5 +201,5 @@ class _AppendProjected(torch.autograd.Function):
         if ctx.index == 0 and ctx.needs_input_grad[1]:
             # Row 0's append runs last in backward (every read and later append depends on it), when the
             # key gradients of all rows are complete: the weight gradient of every row in one multiply.
-            d_weight = d_keys.reshape(-1, storage.key_dim).t() @ storage.values.reshape(-1, storage.value_dim)
+            d_weight = storage.key_weight_grad(storage.capacity)
         return d_value, d_weight, None, None, None

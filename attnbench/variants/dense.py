@@ -12,11 +12,35 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attnbench.ops.additive_read import additive_read
-from attnbench.ops.state_bank import StateBank
+from attnbench.ops.scores import softmax_attend, softmax_attend_backward
+from attnbench.ops.state_bank import BankStorage
 from attnbench.variants.base import FlopCount, Shape
-from attnbench.variants.memory_lstm import MemoryLSTM
+from attnbench.variants.memory_lstm import AttendedSet, MemoryLSTM
 from attnbench.variants.registry import register_variant
+
+
+class AllStates(AttendedSet):
+    """Every state stored so far: rows [0, t) at step t, read in place from the bank."""
+
+    def read(self, query: Tensor, v: Tensor, t: int) -> tuple[Tensor, Tensor]:
+        bank = self.bank
+        return softmax_attend(bank.values[:, :t], bank.keys[:, :t], query, v, None, bank.scratch)
+
+    def read_backward(
+        self, t: int, query: Tensor, v: Tensor, weights: Tensor, d_summary: Tensor, grad_v: Tensor
+    ) -> Tensor:
+        bank = self.bank
+        acc_values, acc_keys = bank.grad_buffer()
+        d_query, _ = softmax_attend_backward(
+            bank.values[:, :t], bank.keys[:, :t], query, v, weights, d_summary, bank.scratch,
+            acc_values[:, :t], acc_keys[:, :t], grad_v,
+        )  # fmt: skip
+        return d_query
+
+    def attended(self, t: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        b = like.shape[0]
+        rows = torch.arange(t, device=like.device).expand(b, -1)
+        return rows, torch.full((b,), t, dtype=torch.long, device=like.device)
 
 
 @register_variant
@@ -27,13 +51,8 @@ class Dense(MemoryLSTM):
     description = "LSTM with dense self-attention over every past state (MemLSTM)"
     params = ()
 
-    def read(self, bank: StateBank, query: Tensor, v: Tensor, t: int) -> tuple[Tensor, Tensor]:
-        return additive_read(bank, query, v, start=0, stop=t)
-
-    def attended(self, t: int, like: Tensor) -> tuple[Tensor, Tensor]:
-        b = like.shape[0]
-        rows = torch.arange(t, device=like.device).expand(b, -1)
-        return rows, torch.full((b,), t, dtype=torch.long, device=like.device)
+    def attended_set(self, bank: BankStorage) -> AttendedSet:
+        return AllStates(bank)
 
     @classmethod
     def scaling_exponents(cls, **params: Any) -> dict[str, float]:

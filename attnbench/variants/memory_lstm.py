@@ -3,20 +3,31 @@
 At step t, attend with query ``s_{t-1}`` over a set of past hidden states (additive scores
 ``e_i = v . tanh(W s_{t-1} + U h_i)``, softmax), form ``s_t = (h_{t-1} + c_t) / 2`` and feed
 ``[s_t ; x_t]`` into the LSTM gates (the "LSTM form" of the RSM paper, RelLSTM in its released code).
-The first step attends over nothing and starts from ``s_0 = 0``. Subclasses choose the set: every past
-state (dense) or the short-term buffer plus the relevant set (rsm).
+The first step attends over nothing and starts from ``s_0 = 0``. Subclasses choose the set (an
+:class:`AttendedSet`): every past state (dense) or the short-term buffer plus the relevant set (rsm).
+
+Speed. Everything a step does besides the LSTM cell is one autograd node, :class:`_AttendStep`:
+store ``h_{t-1}`` and its key ``U h_{t-1}``, update the set, project the query, attend, form ``s_t``.
+Its backward is written by hand: the attention's backward, then the gradient of ``h_{t-1}``, which is
+complete at that point because no earlier step reads it. The weight gradients of ``W``, ``U`` and
+``v`` are summed over the whole pass in a few large matrix products instead of one small product and
+one accumulation per step, and handed to autograd by step 1's node, the last to run. On a CPU, where
+a small matrix product or an autograd node costs tens of microseconds whatever its size, this is
+most of the difference between attention costing 3x an LSTM step and 2x.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from attnbench.ops.scores import to_sigmoid_form
-from attnbench.ops.state_bank import StateBank
+from attnbench.ops.state_bank import BankStorage, _graph_task_id
 from attnbench.variants.base import (
     Diagnostics,
     FlopCount,
@@ -30,12 +41,134 @@ from attnbench.variants.base import (
 from attnbench.variants.lstm import lstm_cell_flops
 
 
-class MemoryLSTM(RecurrentVariant):
-    """Base of the additive-attention LSTMs.
+class AttendedSet:
+    """The past states a :class:`MemoryLSTM` attends over, for one forward pass (no autograd).
 
-    Subclasses implement :meth:`start` (per-sequence state of the attended set), :meth:`read`
-    (attention at step t over the set) and :meth:`update` (the set after h_t is stored in row t).
+    Row ``t`` of the bank holds ``h_t`` (value) and its key. Step ``t >= 1`` calls :meth:`update`
+    for row ``t - 1`` (just written), then :meth:`read`; backward calls :meth:`read_backward` for
+    t = T-1, ..., 1, in that order.
     """
+
+    def __init__(self, bank: BankStorage) -> None:
+        self.bank = bank
+
+    def update(self, row: int, weights: Tensor | None) -> None:
+        """Row ``row`` has just been stored; ``weights`` are the previous read's (None at row 0)."""
+
+    def read(self, query: Tensor, v: Tensor, t: int) -> tuple[Tensor, Tensor]:
+        """Attend at step t with query (B, D) and score vector (D,), in sigmoid form
+        (:mod:`attnbench.ops.scores`): summary (B, H) and weights (B, K)."""
+        raise NotImplementedError
+
+    def read_backward(
+        self, t: int, query: Tensor, v: Tensor, weights: Tensor, d_summary: Tensor, grad_v: Tensor
+    ) -> Tensor:
+        """Backward of step t's read: add the rows' gradients into the bank's accumulator (row t - 1's
+        must be complete on return) and d_v into ``grad_v``; return d_query."""
+        raise NotImplementedError
+
+    def attended(self, t: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        """For diagnostics, after :meth:`read` at step t: the time steps of the K weights (B, K),
+        -1 where a slot is empty, and how many states the set holds (B,)."""
+        raise NotImplementedError
+
+
+class _OuterSum:
+    """``sum_t a_t^T b_t`` over many steps, one matrix product per ``chunk`` steps instead of one each;
+    also ``sum_t a_t`` summed over rows (the gradient of a bias beside that of the weight)."""
+
+    def __init__(self, a: Tensor, b: Tensor, chunk: int = 64) -> None:
+        self._a = a.new_empty(chunk, *a.shape)
+        self._b = b.new_empty(chunk, *b.shape)
+        self._n = 0
+        self._total: Tensor | None = None
+        self._a_sum: Tensor | None = None
+
+    def add(self, a: Tensor, b: Tensor) -> None:
+        self._a[self._n].copy_(a)
+        self._b[self._n].copy_(b)
+        self._n += 1
+        if self._n == self._a.shape[0]:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._n:
+            a = self._a[: self._n].reshape(-1, self._a.shape[-1])
+            b = self._b[: self._n].reshape(-1, self._b.shape[-1])
+            self._total = a.t() @ b if self._total is None else self._total.addmm_(a.t(), b)
+            self._a_sum = a.sum(0) if self._a_sum is None else self._a_sum.add_(a.sum(0))
+            self._n = 0
+
+    def total(self) -> tuple[Tensor | None, Tensor | None]:
+        """``sum_t a_t^T b_t`` and ``sum_t a_t.sum(0)``; None if nothing was added."""
+        self._flush()
+        return self._total, self._a_sum
+
+
+class _Run:
+    """What the step nodes of one forward pass share: the bank, the set, and the weight-gradient sums of
+    the backward pass now running. Holds no tensor that is part of the graph (no reference cycles)."""
+
+    def __init__(self, bank: BankStorage, attended: AttendedSet) -> None:
+        self.bank = bank
+        self.attended = attended
+        self.weights: Tensor | None = None  # the latest read's
+        self._task: int | None = None
+
+    def grads(self, d_query: Tensor, s: Tensor, v: Tensor) -> tuple[_OuterSum, Tensor]:
+        """The sums of W's and v's gradients for the backward pass now running, created at its first step."""
+        task = _graph_task_id()
+        if self._task != task:
+            self._task = task
+            self._query_grad = _OuterSum(d_query, s)
+            self._v_grad = torch.zeros_like(v)
+        return self._query_grad, self._v_grad
+
+
+class _AttendStep(torch.autograd.Function):
+    """Step t >= 1 given h_{t-1} and s_{t-1}: returns s_t and the weights (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx, h, s, w_query, w_key, v, run, t):  # noqa: ANN001, ANN205
+        bank: BankStorage = run.bank
+        bank.values[:, t - 1] = h
+        bank.keys[:, t - 1] = h @ w_key.t()
+        run.attended.update(t - 1, run.weights)
+        query = F.linear(s, w_query)
+        summary, weights = run.attended.read(query, v, t)
+        run.weights = weights
+        ctx.run, ctx.t = run, t
+        # step 1 also saves the bank, once, so that saved-tensor hooks (memory accounting) see it
+        ctx.save_for_backward(s, w_query, w_key, v, query, weights, *((bank.saved,) if t == 1 else ()))
+        ctx.mark_non_differentiable(weights)
+        return torch.add(h, summary).mul_(0.5), weights  # s_t = (h_{t-1} + c_t) / 2
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, _d_weights):  # noqa: ANN001, ANN205
+        run: _Run = ctx.run
+        t = ctx.t
+        s, w_query, w_key, v, query, weights = ctx.saved_tensors[:6]
+        d_summary = d_out * 0.5
+        query_grad, v_grad = run.grads(query, s, v)
+        d_query = run.attended.read_backward(t, query, v, weights, d_summary, v_grad)
+        bank = run.bank
+        row = bank.grad()[:, t - 1]  # complete: no earlier step reads h_{t-1}
+        d_h = torch.addmm(d_summary, row[:, bank.value_dim :], w_key).add_(row[:, : bank.value_dim])
+        need = ctx.needs_input_grad
+        d_s = d_query @ w_query if need[1] else None  # s_0 = 0 needs none
+        d_w_query = d_w_key = d_v = None
+        if need[2]:
+            query_grad.add(d_query, s)
+        if t == 1:  # the last node to run in backward: the weight gradients are complete
+            d_w_query = query_grad.total()[0] if need[2] else None
+            d_w_key = bank.key_weight_grad(bank.capacity) if need[3] else None
+            d_v = v_grad if need[4] else None
+        return d_h, d_s, d_w_query, d_w_key, d_v, None, None
+
+
+class MemoryLSTM(RecurrentVariant):
+    """Base of the additive-attention LSTMs; subclasses implement :meth:`attended_set`."""
 
     def build(self) -> None:
         h = self.hidden_size
@@ -45,21 +178,9 @@ class MemoryLSTM(RecurrentVariant):
         self.score = nn.Parameter(torch.randn(h) / math.sqrt(h))  # v
         self.head = nn.Linear(h, self.output_size)
 
-    def start(self, bank: StateBank) -> None:
-        """Reset the attended set for a new batch of sequences stored in ``bank``."""
-
-    def read(self, bank: StateBank, query: Tensor, v: Tensor, t: int) -> tuple[Tensor, Tensor]:
-        """Attend at step t (t >= 1) over the set with query and score vector in sigmoid form
-        (:mod:`attnbench.ops.scores`); return summary (B, H) and weights (B, K)."""
+    def attended_set(self, bank: BankStorage) -> AttendedSet:
+        """The set attended over in one forward pass whose states are stored in ``bank``."""
         raise NotImplementedError
-
-    def attended(self, t: int, like: Tensor) -> tuple[Tensor, Tensor]:
-        """For diagnostics, after :meth:`read` at step t: the time steps of the K weights (B, K),
-        -1 where a slot is empty, and how many states the set holds (B,)."""
-        raise NotImplementedError
-
-    def update(self, t: int, weights: Tensor | None) -> None:
-        """h_t has just been stored in bank row t; ``weights`` are step t's (None at t = 0)."""
 
     def forward(self, x: Tensor, *, diagnostics: bool = False) -> VariantOutput:
         b, t_len = self.check_input(x)
@@ -67,23 +188,19 @@ class MemoryLSTM(RecurrentVariant):
         gates = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
         # the scores in sigmoid form (attnbench.ops.scores), scaled once per pass
         w_query, w_key, v = (to_sigmoid_form(p) for p in (self.query.weight, self.key.weight, self.score))
-        bank = StateBank(b, t_len, self.hidden_size, self.hidden_size, like=x, key_weight=w_key)
-        self.start(bank)
+        bank = BankStorage(b, max(t_len - 1, 1), self.hidden_size, self.hidden_size, like=x)  # h_{T-1} is never read
+        run = _Run(bank, self.attended_set(bank))
         h = s = c = x.new_zeros(b, self.hidden_size)
         hidden: list[Tensor] = []
         record: tuple[list, list, list] = ([], [], [])
         for t, x_t in enumerate(x.unbind(1)):
-            weights = None
             if t > 0:
-                summary, weights = self.read(bank, F.linear(s, w_query), v, t)
-                s = (h + summary) * 0.5  # s_t = (h_{t-1} + c_t) / 2
+                s, weights = _AttendStep.apply(h, s, w_query, w_key, v, run, t)
                 if diagnostics:
                     record[0].append(weights)
-                    for store, item in zip(record[1:], self.attended(t, h)):
+                    for store, item in zip(record[1:], run.attended.attended(t, h)):
                         store.append(item)
             h, c = torch.lstm_cell(x_t, (s, c), *gates)  # gates read [s_t ; x_t]
-            bank.append(h)
-            self.update(t, weights)
             hidden.append(h)
         logits = self.head(torch.stack(hidden, dim=1))  # (B, T, C)
         if not diagnostics:
@@ -112,6 +229,6 @@ class MemoryLSTM(RecurrentVariant):
             lstm_cell_flops(shape, t - 1),
             query,
             attention,
-            bank_key_flops(b, t, t - 1, h, h),  # row t is read from step t + 1 on; the last row never
+            bank_key_flops(b, t - 1, t - 1, h, h),  # h_t is stored (and read) from step t + 1 on; the last never
             linear_flops(b * t, h, shape.output_size),  # head
         )

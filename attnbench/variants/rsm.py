@@ -20,14 +20,62 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attnbench.ops.slot_read import SlotMemory, slot_read
-from attnbench.ops.state_bank import StateBank
+from attnbench.ops.slot_read import SlotMemory
+from attnbench.ops.state_bank import BankStorage
 from attnbench.params import Param
 from attnbench.variants.base import FlopCount, Shape
-from attnbench.variants.memory_lstm import MemoryLSTM
+from attnbench.variants.memory_lstm import AttendedSet, MemoryLSTM
 from attnbench.variants.registry import register_variant
 
 INF = float("inf")
+
+
+class ScreenedSet(AttendedSet):
+    """The short-term buffer and the relevant set of one forward pass, in ``nu + rho`` slots."""
+
+    def __init__(self, bank: BankStorage, nu: int, rho: int) -> None:
+        super().__init__(bank)
+        b, dev = bank.batch, bank.values.device
+        self.nu = nu
+        self.slots = SlotMemory(bank, nu + rho)
+        # priority: -inf empty, +inf buffer (never evicted), else the frozen relevancy of a relevant state
+        self.prio = torch.full((b, self.slots.slots), -INF, dtype=bank.values.dtype, device=dev)
+        self.relevancy = torch.zeros_like(self.prio)  # accumulated while in the buffer
+        self.buffer = torch.zeros(b, nu, 1, dtype=torch.long, device=dev)  # slot of h_{t-nu+j}, ring
+
+    def read(self, query: Tensor, v: Tensor, t: int) -> tuple[Tensor, Tensor]:
+        slots = self.slots
+        # slots fill in order, one per step, until all nu + rho hold a state
+        summary, weights = slots.attend(query, v, slots.valid() if t < slots.slots else None)
+        self.relevancy += weights  # only buffer slots' sums are ever used
+        return summary, weights
+
+    def read_backward(
+        self, t: int, query: Tensor, v: Tensor, weights: Tensor, d_summary: Tensor, grad_v: Tensor
+    ) -> Tensor:
+        # step t reads after the puts of rows 0 .. t - 1; the last of them, h_{t-1}'s, is undone on return
+        return self.slots.attend_backward(t, query, v, weights, d_summary, grad_v)[0]
+
+    def attended(self, t: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        rows = self.slots.rows.clone()
+        return rows, (rows >= 0).sum(1)
+
+    def update(self, row: int, weights: Tensor | None) -> None:
+        nu = self.nu
+        ring = self.buffer[:, row % nu]  # (B, 1): slot of h_{row-nu}, about to leave the buffer
+        if row < nu:  # buffer still filling: slot `row` is free for everyone
+            target = torch.full_like(ring, row)
+        else:
+            score = self.relevancy.gather(1, ring)  # (B, 1) relevancy of the leaving state
+            lowest, where = self.prio.min(1, keepdim=True)  # a free slot (-inf) if any, else the weakest member
+            keep = score > lowest
+            # the leaving state joins the relevant set (its slot keeps its row) or is overwritten by h_row
+            self.prio.scatter_(1, ring, torch.where(keep, score, INF))
+            target = torch.where(keep, where, ring)
+        self.prio.scatter_(1, target, INF)
+        self.relevancy.scatter_(1, target, 0.0)
+        self.slots.put(target, row)
+        ring.copy_(target)
 
 
 @register_variant
@@ -41,42 +89,8 @@ class RSM(MemoryLSTM):
         Param("rho", 15, int, low=0, axis="memory", help="relevant set: at most rho older states"),
     )
 
-    def start(self, bank: StateBank) -> None:
-        b, nu, dev = bank.batch, self.config["nu"], bank.values.device
-        self._slots = SlotMemory(bank, nu + self.config["rho"])
-        # priority: -inf empty, +inf buffer (never evicted), else the frozen relevancy of a relevant state
-        self._prio = torch.full((b, self._slots.slots), -INF, dtype=bank.values.dtype, device=dev)
-        self._relevancy = torch.zeros_like(self._prio)  # accumulated while in the buffer
-        self._buffer = torch.zeros(b, nu, 1, dtype=torch.long, device=dev)  # slot of h_{t-nu+j}, ring
-
-    def read(self, bank: StateBank, query: Tensor, v: Tensor, t: int) -> tuple[Tensor, Tensor]:
-        slots = self._slots
-        # slots fill in order, one per step, until all nu + rho hold a state
-        summary, weights = slot_read(bank, slots, query, v, slots.valid() if t < slots.slots else None)
-        self._relevancy += weights  # only buffer slots' sums are ever used
-        return summary, weights
-
-    def attended(self, t: int, like: Tensor) -> tuple[Tensor, Tensor]:
-        rows = self._slots.rows.clone()
-        return rows, (rows >= 0).sum(1)
-
-    @torch.no_grad()
-    def update(self, t: int, weights: Tensor | None) -> None:
-        nu = self.config["nu"]
-        ring = self._buffer[:, t % nu]  # (B, 1): slot of h_{t-nu}, about to leave the buffer
-        if t < nu:  # buffer still filling: slot t is free for everyone
-            target = torch.full_like(ring, t)
-        else:
-            score = self._relevancy.gather(1, ring)  # (B, 1) relevancy of the leaving state
-            lowest, where = self._prio.min(1, keepdim=True)  # a free slot (-inf) if any, else the weakest member
-            keep = score > lowest
-            # the leaving state joins the relevant set (its slot keeps its row) or is overwritten by h_t
-            self._prio.scatter_(1, ring, torch.where(keep, score, INF))
-            target = torch.where(keep, where, ring)
-        self._prio.scatter_(1, target, INF)
-        self._relevancy.scatter_(1, target, 0.0)
-        self._slots.put(target, t)
-        ring.copy_(target)
+    def attended_set(self, bank: BankStorage) -> AttendedSet:
+        return ScreenedSet(bank, self.config["nu"], self.config["rho"])
 
     @classmethod
     def scaling_exponents(cls, **params: Any) -> dict[str, float]:

@@ -18,12 +18,12 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from attnbench.ops.scores import to_sigmoid_form
-from attnbench.ops.sparse_read import sparse_read
-from attnbench.ops.state_bank import StateBank
+from attnbench.ops.sparse_read import sparse_attend, sparse_attend_backward
+from attnbench.ops.state_bank import BankStorage, _graph_task_id
 from attnbench.params import Param
 from attnbench.variants.base import (
     Diagnostics,
@@ -36,7 +36,84 @@ from attnbench.variants.base import (
     linear_flops,
 )
 from attnbench.variants.lstm import lstm_cell_flops, truncation_starts
+from attnbench.variants.memory_lstm import _OuterSum
 from attnbench.variants.registry import register_variant
+
+
+class _SabRun:
+    """What the step nodes of one forward pass share: the memories and the weight-gradient sums of the
+    backward pass now running. Holds no tensor that is part of the graph (no reference cycles)."""
+
+    def __init__(self, bank: BankStorage, k_top: int) -> None:
+        self.bank = bank
+        self.k_top = k_top
+        self.size = 0  # memories stored
+        self._task: int | None = None
+
+    def grads(self, d_query: Tensor, h_prov: Tensor, w: Tensor) -> tuple[_OuterSum, Tensor]:
+        """Sums of the query layer's (weight and bias together) and w's gradients for this backward pass."""
+        task = _graph_task_id()
+        if self._task != task:
+            self._task = task
+            self._query_grad = _OuterSum(d_query, h_prov)
+            self._w_grad = torch.zeros_like(w)
+        return self._query_grad, self._w_grad
+
+
+class _SabStep(torch.autograd.Function):
+    """One step's attention: store ``h_{t-1}`` as a memory when given, project the query from ``h'_t``,
+    read the top-k, return ``h_t = h'_t + summary``, the summary, the weights, their rows and a token.
+
+    The token orders backward: each step's node takes the previous one's, so it runs after every later
+    step's even where truncation cuts the recurrence, and a memory's gradient is complete when the node
+    that stored it runs (no earlier step reads it). Weight gradients are summed over the pass and handed
+    to autograd by the first node, the last to run (see :mod:`attnbench.variants.memory_lstm`).
+    """
+
+    @staticmethod
+    def forward(ctx, h_prov, stored, w_query, b_query, w_key, w, token, run, start):  # noqa: ANN001, ANN205
+        bank: BankStorage = run.bank
+        row = None
+        if stored is not None:
+            row = run.size
+            bank.values[:, row] = stored
+            bank.keys[:, row] = stored @ w_key.t()
+            run.size += 1
+        query = torch.addmm(b_query, h_prov, w_query.t())
+        summary, weights, index, flat, norm = sparse_attend(bank, query, w, run.k_top, start, run.size)
+        ctx.run, ctx.row, ctx.start, ctx.stop, ctx.first = run, row, start, run.size, token is None
+        saved = (h_prov, w_query, w_key, w, query, weights, flat, norm)
+        # the first node also saves the bank, once, so that saved-tensor hooks (memory accounting) see it
+        ctx.save_for_backward(*saved, *((bank.saved,) if token is None else ()))
+        ctx.mark_non_differentiable(weights)
+        if index is not None:
+            ctx.mark_non_differentiable(index)
+        return h_prov + summary, summary, weights, index, h_prov.new_zeros(())
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_h, d_summary, _d_weights, _d_index, _d_token):  # noqa: ANN001, ANN205
+        run: _SabRun = ctx.run
+        bank = run.bank
+        h_prov, w_query, w_key, w, query, weights, flat, norm = ctx.saved_tensors[:8]
+        query_grad, w_grad = run.grads(query, h_prov, w)
+        d_query, _ = sparse_attend_backward(
+            bank, query, w, weights, flat, norm, ctx.start, ctx.stop, d_summary + d_h, w_grad
+        )
+        need = ctx.needs_input_grad
+        d_h_prov = torch.addmm(d_h, d_query, w_query) if need[0] else None
+        if need[2] or need[3]:
+            query_grad.add(d_query, h_prov)
+        d_stored = None
+        if ctx.row is not None and need[1]:  # complete: no earlier step reads this memory
+            row = bank.grad()[:, ctx.row]
+            d_stored = torch.addmm(row[:, : bank.value_dim], row[:, bank.value_dim :], w_key)
+        d_w_query = d_b_query = d_w_key = d_w = None
+        if ctx.first:  # the last node to run in backward: the weight gradients are complete
+            d_w_query, d_b_query = query_grad.total()
+            d_w_key = bank.key_weight_grad(run.size) if need[4] else None
+            d_w = w_grad if need[5] else None
+        return d_h_prov, d_stored, d_w_query, d_b_query, d_w_key, d_w, None, None, None
 
 
 @register_variant
@@ -85,25 +162,28 @@ class SAB(RecurrentVariant):
         # the scoring MLP in sigmoid form (attnbench.ops.scores), scaled once per pass
         w_query, b_query = to_sigmoid_form(self.query.weight), to_sigmoid_form(self.query.bias)
         w_key, w_score = to_sigmoid_form(self.key.weight), to_sigmoid_form(self.score)
-        bank = StateBank(b, max(t_len // k_att, 1), self.hidden_size, w_key.shape[0], like=x, key_weight=w_key)
+        weights = (w_query, b_query, w_key, w_score)
+        # memory j holds h at step (j + 1) k_att - 1; the last step's is never read
+        bank = BankStorage(b, max((t_len - 1) // k_att, 1), self.hidden_size, w_key.shape[0], like=x)
+        run = _SabRun(bank, k_top)
         h = c = zero = x.new_zeros(b, self.hidden_size)
+        token = None
         hidden, summaries = [], []
         attn: list[Tensor | None] = []
         attended: list[Tensor | None] = []
         occupancy = []
         for t, x_t in enumerate(x.unbind(1)):
+            stored = h  # h_{t-1} as it is, before truncation: memories are not detached
             if t > 0 and t % k_trunc == 0:
                 h, c = h.detach(), c.detach()
             h_prov, c = torch.lstm_cell(x_t, (h, c), *gates)  # (B, H)
-            start = 0 if max_mem is None else max(0, bank.size - max_mem)
-            if bank.size > 0:
-                query = F.linear(h_prov, w_query, b_query)
-                summary, a, rows = sparse_read(bank, query, w_score, k_top, start=start)
-                h = h_prov + summary
+            append = t > 0 and t % k_att == 0
+            size = run.size + int(append)
+            start = 0 if max_mem is None else max(0, size - max_mem)
+            if size > 0:
+                h, summary, a, rows, token = _SabStep.apply(h_prov, stored if append else None, *weights, token, run, start)
             else:
                 summary, a, rows, h = zero, None, None, h_prov
-            if (t + 1) % k_att == 0:
-                bank.append(h)
             hidden.append(h)
             summaries.append(summary)
             if diagnostics:
@@ -111,7 +191,7 @@ class SAB(RecurrentVariant):
                 if rows is None and a is not None:
                     rows = torch.arange(start, start + a.shape[1], device=x.device).expand(b, -1)
                 attended.append(None if rows is None else (rows + 1) * k_att - 1)  # memory row -> time step
-                occupancy.append(bank.size - start - int((t + 1) % k_att == 0))
+                occupancy.append(size - start)
         logits = self.head(torch.cat([torch.stack(hidden, 1), torch.stack(summaries, 1)], dim=2))  # (B, T, C)
         if not diagnostics:
             return VariantOutput(logits)
@@ -143,17 +223,19 @@ class SAB(RecurrentVariant):
         k = p["k_top"]
         counts = cls.memories_read(t_len, p["k_att"], p["max_mem"])
         reads = [m for m in counts if m > 0]
-        scored = sum(m for m in reads if m > k)  # the full no-grad scoring pass
-        used = sum(min(m, k + 1) if m > k else m for m in reads)  # rows that enter the weights
+        full = sum(m for m in reads if m > k)  # scored in the no-grad pass, the top k + 1 taken from it
+        soft = sum(m for m in reads if m <= k)  # k or fewer memories: softmax over all of them
+        used = soft + (k + 1) * sum(1 for m in reads if m > k)  # rows that enter the weights
         read = FlopCount(
-            forward=2.0 * b * (scored * d + used * d + used * h),
+            forward=2.0 * b * (full * d + soft * d + used * h),
             backward=2.0 * b * used * (h + d),
         )
+        stored = (t_len - 1) // p["k_att"]
         detached = 1 + truncation_starts(t_len, p["k_trunc"])
         return add_counts(
             lstm_cell_flops(shape, t_len - detached),
             linear_flops(b * len(reads), h, d),  # query
-            bank_key_flops(b, t_len // p["k_att"], (t_len - 1) // p["k_att"], h, d),  # read once a later step exists
+            bank_key_flops(b, stored, stored, h, d),  # stored when a later step reads it
             read,
             linear_flops(b * t_len, 2 * h, c),  # head
         )
