@@ -7,8 +7,8 @@ they are ``softmax(s)`` over all of them. The summary is ``sum_i a_i value_i``.
 
 Only the ``k + 1`` largest scores receive gradient (the rest fall below the threshold), so forward
 scores every memory without keeping anything, takes the ``k + 1`` winners' scores from the top-k and
-gathers their values, and backward works on those alone: O(B k D) backward work and memory per step instead of O(B M D). The plain autograd
-version is :func:`attnbench.ops.naive.sparse_read_naive`.
+gathers their values, and backward works on those alone: O(B k D) backward work and memory per step
+instead of O(B M D). The plain autograd version is :func:`attnbench.ops.naive.sparse_read_naive`.
 """
 
 from __future__ import annotations

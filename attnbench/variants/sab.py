@@ -181,7 +181,8 @@ class SAB(RecurrentVariant):
             size = run.size + int(append)
             start = 0 if max_mem is None else max(0, size - max_mem)
             if size > 0:
-                h, summary, a, rows, token = _SabStep.apply(h_prov, stored if append else None, *weights, token, run, start)
+                new = stored if append else None
+                h, summary, a, rows, token = _SabStep.apply(h_prov, new, *weights, token, run, start)
             else:
                 summary, a, rows, h = zero, None, None, h_prov
             hidden.append(h)
