@@ -19,6 +19,7 @@ most of the difference between attention costing 3x an LSTM step and 2x.
 from __future__ import annotations
 
 import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
