@@ -36,9 +36,13 @@ class Scratch:
     def __init__(self, like: Tensor) -> None:
         self._like = like
         self._buffers: dict[str, Tensor] = {}
+        self._views: dict[tuple[str, tuple[int, ...]], Tensor] = {}  # the same few shapes, step after step
 
     def get(self, slot: str, shape: tuple[int, ...]) -> Tensor:
         """A contiguous tensor of ``shape`` whose contents are undefined."""
+        view = self._views.get((slot, shape))
+        if view is not None:
+            return view
         n = 1
         for size in shape:
             n *= size
@@ -48,7 +52,9 @@ class Scratch:
             # each time fragments the heap (at batch 256 and 1,020 steps, past 24 GB of address space)
             grown = n if buf is None else max(n, 2 * buf.numel())
             buf = self._buffers[slot] = self._like.new_empty(grown)
-        return buf[:n].view(shape)
+            self._views = {key: view for key, view in self._views.items() if key[0] != slot}
+        view = self._views[(slot, tuple(shape))] = buf[:n].view(shape)
+        return view
 
 
 _MATMUL_FORM = [False]  # process-wide, not thread-local: autograd runs CUDA backward on its own threads
@@ -151,9 +157,14 @@ def softmax_attend_backward(
     """
     z = activations(keys, query, out=scratch.get("z", keys.shape))
     d_weights = weights_backward(values, d_summary, out=scratch.get("v", values.shape))  # (B, K)
-    d_query, d_v, d_keys = score_backward(
-        softmax_backward(weights, d_weights), z, v, out=scratch.get("g", keys.shape), grad_v=grad_v
-    )
-    grad_values.addcmul_(weights.unsqueeze(2), d_summary.unsqueeze(1))  # += a_i * d_summary
+    d_scores = softmax_backward(weights, d_weights)
+    z_2d = z.view(-1, z.shape[-1])
+    if grad_v is None:
+        d_v = (d_scores.view(1, -1) @ z_2d).squeeze(0)
+    else:
+        d_v = grad_v.addmv_(z_2d.t(), d_scores.view(-1))
+    # d keys = d_scores v z (1 - z), computed in place of z (one buffer fewer in cache)
+    d_keys = torch.ops.aten.sigmoid_backward.grad_input(v.expand_as(z), z, grad_input=z).mul_(d_scores.unsqueeze(2))
     grad_keys += d_keys
-    return d_query, d_v
+    grad_values.addcmul_(weights.unsqueeze(2), d_summary.unsqueeze(1))  # += a_i * d_summary
+    return d_keys.sum(1), d_v

@@ -38,6 +38,7 @@ class SlotMemory:
         b, dev = bank.batch, bank.values.device
         self.rows = torch.full((b, slots), -1, dtype=torch.long, device=dev)
         self.data = self.bank.data.new_zeros(b, slots, self.bank.data.shape[-1])
+        self._data_2d = self.data.view(-1, self.data.shape[-1])
         self.values, self.keys = self._split(self.data)
         self.offsets = torch.arange(0, b * slots, slots, device=dev).unsqueeze(1)  # (B, 1)
         self._history: list[tuple[Tensor, Tensor, int]] = []  # per put: flat slot (B,), old row (B, 1), row
@@ -61,7 +62,7 @@ class SlotMemory:
         flat = (target + self.offsets).view(-1)  # (B,)
         self._history.append((flat, self.rows.gather(1, target), row))
         self.rows.scatter_(1, target, row)
-        self.data.view(-1, self.data.shape[-1]).index_copy_(0, flat, self.bank.data[:, row])
+        self._data_2d.index_copy_(0, flat, self.bank.data.select(1, row))
 
     def attend(self, query: Tensor, v: Tensor, valid: Tensor | None) -> tuple[Tensor, Tensor]:
         """Forward of :func:`slot_read` (no autograd): summary (B, value_dim) and weights (B, K)."""
@@ -73,9 +74,8 @@ class SlotMemory:
         """Backward of the :meth:`attend` made after ``puts`` puts; returns d_query and d_v (added into
         ``grad_v`` when given). Reads must be differentiated newest first; afterwards the gradient of
         the newest row (put number ``puts - 1``) is complete in the bank's accumulator."""
-        data, grad = self._backward_state(puts)
-        values, keys = self._split(data)
-        grad_values, grad_keys = self._split(grad)
+        self._backward_state(puts)
+        (values, keys), (grad_values, grad_keys) = self._bwd_split
         d_query, d_v = softmax_attend_backward(
             values, keys, query, v, weights, d_summary, self.bank.scratch, grad_values, grad_keys, grad_v
         )
@@ -85,27 +85,28 @@ class SlotMemory:
 
     # ----- backward: replay the history in reverse -------------------------------------------------
 
-    def _backward_state(self, puts: int) -> tuple[Tensor, Tensor]:
-        """Contents and their slot gradients as they were after ``puts`` puts, in this backward pass."""
+    def _backward_state(self, puts: int) -> None:
+        """Bring the backward copy of the contents, and their slot gradients, to what they were after
+        ``puts`` puts, in this backward pass."""
         task = _graph_task_id()
         if self._bwd_task != task:  # a new backward pass starts from the final forward state
             self._bwd_task = task
-            self._bwd = self.data.clone()
-            self._bwd_grad = torch.zeros_like(self.data)
+            bwd, grad = self.data.clone(), torch.zeros_like(self.data)
+            self._bwd_2d, self._bwd_grad_2d = bwd.view(-1, bwd.shape[-1]), grad.view(-1, grad.shape[-1])
+            self._bwd_split = (self._split(bwd), self._split(grad))
+            self._bank_grad = self.bank.grad()
             self._bwd_puts = len(self._history)
         while self._bwd_puts > puts:
             self._bwd_puts -= 1
             self._undo(self._bwd_puts)
-        return self._bwd, self._bwd_grad
 
     def _undo(self, i: int) -> None:
         """Undo put ``i``: its row's gradient goes to the bank and the slot gets its old row back."""
         flat, old_row, row = self._history[i]
-        restored = self.bank.gather(self.bank.flat(old_row.clamp(min=0)), old_row.shape)  # empty: any row, masked
-        grad_2d = self._bwd_grad.view(-1, self._bwd_grad.shape[-1])
-        self.bank.grad()[:, row] += grad_2d.index_select(0, flat)
-        grad_2d.index_fill_(0, flat, 0.0)
-        self._bwd.view(-1, self._bwd.shape[-1]).index_copy_(0, flat, restored.view(-1, restored.shape[-1]))
+        restored = self.bank.data_2d.index_select(0, self.bank.flat(old_row.clamp(min=0)))  # empty: any row, masked
+        self._bank_grad.select(1, row).add_(self._bwd_grad_2d.index_select(0, flat))
+        self._bwd_grad_2d.index_fill_(0, flat, 0.0)
+        self._bwd_2d.index_copy_(0, flat, restored)
 
 
 class _SlotRead(torch.autograd.Function):

@@ -34,7 +34,7 @@ def sparse_attend(
         if start:
             index += start
         flat = bank.flat(index)
-        values = bank.values.reshape(-1, bank.value_dim).index_select(0, flat).view(*index.shape, -1)
+        values = bank.values_2d.index_select(0, flat).view(*index.shape, -1)
         shifted = torch.relu(scores - scores[:, k:])  # the (k+1)-th is the threshold
         norm = shifted.sum(1, keepdim=True).add_(EPS)
         weights = shifted.div_(norm)
@@ -68,18 +68,19 @@ def sparse_attend_backward(
     z = activations(keys, query)  # (B, K, D), recomputed
     d_weights = weights_backward(values, d_summary)  # (B, K)
     if flat is None:
-        d_scores = softmax_backward(weights, d_weights)
-    else:  # a = relu(s - s_k) / (sum + eps); only the winners (a > 0) pass gradient
-        d_scores = (d_weights - (weights * d_weights).sum(1, keepdim=True)) / norm * (weights > 0)
-        d_scores[:, k] -= d_scores.sum(1)  # the threshold's share
-    d_query, d_w, d_keys = score_backward(d_scores, z, w, grad_v=grad_w)
-    d_values = weights.unsqueeze(2) * d_summary.unsqueeze(1)
-    if flat is None:
+        d_query, d_w, d_keys = score_backward(softmax_backward(weights, d_weights), z, w, grad_v=grad_w)
         acc_values, acc_keys = bank.grad_buffer()
-        acc_values[:, start:stop] += d_values
+        acc_values[:, start:stop].addcmul_(weights.unsqueeze(2), d_summary.unsqueeze(1))
         acc_keys[:, start:stop] += d_keys
-    else:
-        bank.add_grad(flat, d_values, d_keys)
+        return d_query, d_w
+    # a = relu(s - s_k) / (sum + eps); only the winners (a > 0) pass gradient
+    d_scores = d_weights.sub_((weights * d_weights).sum(1, keepdim=True)).div_(norm).mul_(weights > 0)
+    d_scores[:, k:].sub_(d_scores.sum(1, keepdim=True))  # the threshold's share
+    # the rows' gradients side by side as whole rows, added into the bank's accumulator at once
+    d_rows = bank.scratch.get("rows", (*weights.shape, bank.data.shape[-1]))
+    torch.mul(weights.unsqueeze(2), d_summary.unsqueeze(1), out=d_rows[..., : bank.value_dim])
+    d_query, d_w, _ = score_backward(d_scores, z, w, out=d_rows[..., bank.value_dim :], grad_v=grad_w)
+    bank.grad_2d().index_add_(0, flat, d_rows.view(-1, d_rows.shape[-1]))
     return d_query, d_w
 
 

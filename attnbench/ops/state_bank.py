@@ -21,9 +21,12 @@ from torch import Tensor
 from attnbench.ops.scores import Scratch
 
 
+_TASK_ID = getattr(torch._C, "_current_graph_task_id", None)
+
+
 def _graph_task_id() -> int:
-    getter = getattr(torch._C, "_current_graph_task_id", None)
-    return int(getter()) if getter is not None else 0
+    """The running backward pass's id (autograd's graph task), to key per-pass gradient buffers."""
+    return _TASK_ID() if _TASK_ID is not None else 0
 
 
 class BankStorage:
@@ -47,6 +50,8 @@ class BankStorage:
         # never changed afterwards, so the version check on a saved reference would only get in the way.
         self.data = self._tensor.data
         self.values, self.keys = self.data[..., :value_dim], self.data[..., value_dim:]
+        self.data_2d = self.data.view(-1, value_dim + key_dim)  # row r of example b is row b * capacity + r
+        self.values_2d = self.data_2d[:, :value_dim]
         # row r of example b is row b * capacity + r of the bank viewed as (B * N, F)
         self.offsets = torch.arange(0, batch * capacity, capacity, device=like.device).unsqueeze(1)  # (B, 1)
         self._grad: Tensor | None = None
@@ -71,7 +76,7 @@ class BankStorage:
     def gather(self, flat: Tensor, shape: torch.Size) -> Tensor:
         """Copies of whole rows (values and keys) at :meth:`flat` indices, shaped ``shape + (F,)``
         (torch.gather with an expanded index is several times slower)."""
-        return self.data.view(-1, self.data.shape[-1]).index_select(0, flat).view(*shape, -1)
+        return self.data_2d.index_select(0, flat).view(*shape, -1)
 
     def rows(self, flat: Tensor, shape: torch.Size) -> tuple[Tensor, Tensor]:
         """Values and keys of :meth:`gather`, as views of one copy."""
@@ -92,6 +97,11 @@ class BankStorage:
             self._grad = torch.zeros_like(self.data)
             self._grad_task = task
         return self._grad
+
+    def grad_2d(self) -> Tensor:
+        """:meth:`grad` viewed as (B * N, F), indexed like :meth:`flat`."""
+        grad = self.grad()
+        return grad.view(-1, grad.shape[-1])
 
     def grad_buffer(self) -> tuple[Tensor, Tensor]:
         """:meth:`grad` as views of its values and keys parts."""

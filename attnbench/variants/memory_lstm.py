@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
@@ -112,16 +111,22 @@ class _Run:
         self.bank = bank
         self.attended = attended
         self.weights: Tensor | None = None  # the latest read's
+        self.value_rows, self.key_rows = bank.values.unbind(1), bank.keys.unbind(1)  # (B, H) views, one per row
         self._task: int | None = None
 
-    def grads(self, d_query: Tensor, s: Tensor, v: Tensor) -> tuple[_OuterSum, Tensor]:
-        """The sums of W's and v's gradients for the backward pass now running, created at its first step."""
+    def grads(
+        self, d_query: Tensor, s: Tensor, v: Tensor
+    ) -> tuple[_OuterSum, Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
+        """For the backward pass now running (created at its first step): the sums of W's and v's
+        gradients, and the bank's gradient rows (values, keys)."""
         task = _graph_task_id()
         if self._task != task:
             self._task = task
             self._query_grad = _OuterSum(d_query, s)
             self._v_grad = torch.zeros_like(v)
-        return self._query_grad, self._v_grad
+            d_values, d_keys = self.bank.grad_buffer()
+            self._grad_rows = (d_values.unbind(1), d_keys.unbind(1))
+        return self._query_grad, self._v_grad, *self._grad_rows
 
 
 class _AttendStep(torch.autograd.Function):
@@ -129,16 +134,15 @@ class _AttendStep(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h, s, w_query, w_key, v, run, t):  # noqa: ANN001, ANN205
-        bank: BankStorage = run.bank
-        bank.values[:, t - 1] = h
-        bank.keys[:, t - 1] = h @ w_key.t()
+        run.value_rows[t - 1].copy_(h)
+        torch.mm(h, w_key.t(), out=run.key_rows[t - 1])
         run.attended.update(t - 1, run.weights)
-        query = F.linear(s, w_query)
+        query = torch.mm(s, w_query.t())
         summary, weights = run.attended.read(query, v, t)
         run.weights = weights
         ctx.run, ctx.t = run, t
         # step 1 also saves the bank, once, so that saved-tensor hooks (memory accounting) see it
-        ctx.save_for_backward(s, w_query, w_key, v, query, weights, *((bank.saved,) if t == 1 else ()))
+        ctx.save_for_backward(s, w_query, w_key, v, query, weights, *((run.bank.saved,) if t == 1 else ()))
         ctx.mark_non_differentiable(weights)
         return torch.add(h, summary).mul_(0.5), weights  # s_t = (h_{t-1} + c_t) / 2
 
@@ -149,11 +153,10 @@ class _AttendStep(torch.autograd.Function):
         t = ctx.t
         s, w_query, w_key, v, query, weights = ctx.saved_tensors[:6]
         d_summary = d_out * 0.5
-        query_grad, v_grad = run.grads(query, s, v)
+        query_grad, v_grad, d_values, d_keys = run.grads(query, s, v)
         d_query = run.attended.read_backward(t, query, v, weights, d_summary, v_grad)
-        bank = run.bank
-        row = bank.grad()[:, t - 1]  # complete: no earlier step reads h_{t-1}
-        d_h = torch.addmm(d_summary, row[:, bank.value_dim :], w_key).add_(row[:, : bank.value_dim])
+        # h_{t-1}'s row is complete: no earlier step reads it
+        d_h = torch.addmm(d_summary, d_keys[t - 1], w_key).add_(d_values[t - 1])
         need = ctx.needs_input_grad
         d_s = d_query @ w_query if need[1] else None  # s_0 = 0 needs none
         d_w_query = d_w_key = d_v = None
@@ -161,7 +164,7 @@ class _AttendStep(torch.autograd.Function):
             query_grad.add(d_query, s)
         if t == 1:  # the last node to run in backward: the weight gradients are complete
             d_w_query = query_grad.total()[0] if need[2] else None
-            d_w_key = bank.key_weight_grad(bank.capacity) if need[3] else None
+            d_w_key = run.bank.key_weight_grad(run.bank.capacity) if need[3] else None
             d_v = v_grad if need[4] else None
         return d_h, d_s, d_w_query, d_w_key, d_v, None, None
 

@@ -42,6 +42,7 @@ class ScreenedSet(AttendedSet):
         self.prio = torch.full((b, self.slots.slots), -INF, dtype=bank.values.dtype, device=dev)
         self.relevancy = torch.zeros_like(self.prio)  # accumulated while in the buffer
         self.buffer = torch.zeros(b, nu, 1, dtype=torch.long, device=dev)  # slot of h_{t-nu+j}, ring
+        self.ring = self.buffer.unbind(1)  # (B, 1) views
 
     def read(self, query: Tensor, v: Tensor, t: int) -> tuple[Tensor, Tensor]:
         slots = self.slots
@@ -62,7 +63,7 @@ class ScreenedSet(AttendedSet):
 
     def update(self, row: int, weights: Tensor | None) -> None:
         nu = self.nu
-        ring = self.buffer[:, row % nu]  # (B, 1): slot of h_{row-nu}, about to leave the buffer
+        ring = self.ring[row % nu]  # (B, 1): slot of h_{row-nu}, about to leave the buffer
         if row < nu:  # buffer still filling: slot `row` is free for everyone
             target = torch.full_like(ring, row)
         else:

@@ -48,6 +48,7 @@ class _SabRun:
         self.bank = bank
         self.k_top = k_top
         self.size = 0  # memories stored
+        self.value_rows, self.key_rows = bank.values.unbind(1), bank.keys.unbind(1)  # (B, H) views, one per row
         self._task: int | None = None
 
     def grads(self, d_query: Tensor, h_prov: Tensor, w: Tensor) -> tuple[_OuterSum, Tensor]:
@@ -76,8 +77,8 @@ class _SabStep(torch.autograd.Function):
         row = None
         if stored is not None:
             row = run.size
-            bank.values[:, row] = stored
-            bank.keys[:, row] = stored @ w_key.t()
+            run.value_rows[row].copy_(stored)
+            torch.mm(stored, w_key.t(), out=run.key_rows[row])
             run.size += 1
         query = torch.addmm(b_query, h_prov, w_query.t())
         summary, weights, index, flat, norm = sparse_attend(bank, query, w, run.k_top, start, run.size)
@@ -106,8 +107,8 @@ class _SabStep(torch.autograd.Function):
             query_grad.add(d_query, h_prov)
         d_stored = None
         if ctx.row is not None and need[1]:  # complete: no earlier step reads this memory
-            row = bank.grad()[:, ctx.row]
-            d_stored = torch.addmm(row[:, : bank.value_dim], row[:, bank.value_dim :], w_key)
+            d_values, d_keys = bank.grad_buffer()
+            d_stored = torch.addmm(d_values[:, ctx.row], d_keys[:, ctx.row], w_key)
         d_w_query = d_b_query = d_w_key = d_w = None
         if ctx.first:  # the last node to run in backward: the weight gradients are complete
             d_w_query, d_b_query = query_grad.total()
