@@ -87,25 +87,37 @@ def main(argv: list[str] | None = None) -> int:
     blocks = [light] + [[label] for label in steps if label in HEAVY]
     for block in blocks:
         _run_rounds(block, steps, times, errors, args.repeats)
-    rows = [
-        {
-            "label": label,
-            "median_s": statistics.median(ts) if ts else None,
-            "min_s": min(ts) if ts else None,
-            "times_s": ts,
-            "error": errors.get(label),
-        }
-        for label, ts in times.items()
-    ]
+    base_times = times.get("lstm-cell", [])
+    rows = []
+    for label, ts in times.items():
+        # within one round the variants run back to back, so the ratio of their times cancels the drift in
+        # machine speed from minute to minute; the median of those ratios is the steadiest figure
+        paired = label in light and len(ts) == len(base_times) > 0
+        round_ratios = [t / b for t, b in zip(ts, base_times)] if paired else []
+        rows.append(
+            {
+                "label": label,
+                "median_s": statistics.median(ts) if ts else None,
+                "min_s": min(ts) if ts else None,
+                "round_ratio_median": statistics.median(round_ratios) if round_ratios else None,
+                "round_ratios": round_ratios,
+                "times_s": ts,
+                "error": errors.get(label),
+            }
+        )
     # The median is the figure of record; the minimum is the least-disturbed sample on a shared machine
-    # whose speed drifts from minute to minute (timeit's advice), shown beside it.
+    # whose speed drifts from minute to minute (timeit's advice), and the median of per-round ratios the
+    # least drift-sensitive ratio (variants timed in their own rounds, dense, have none), shown beside it.
     base = {key: next((r[key] for r in rows if r["label"] == "lstm-cell"), None) for key in ("median_s", "min_s")}
     print(
         f"batch {args.batch}, seq_len {args.seq_len}, hidden {args.hidden}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
         f"freed memory kept by the allocator: {malloc_kept}, {args.repeats} timed rounds"
     )
-    print(f"{'variant':12s} {'median step (s)':>16s} {'x LSTMCell loop':>16s} {'min step (s)':>13s} {'x (min)':>8s}")
+    print(
+        f"{'variant':12s} {'median step (s)':>16s} {'x LSTMCell loop':>16s} {'min step (s)':>13s} {'x (min)':>8s}"
+        f" {'x (per round)':>14s}"
+    )
     for r in rows:
         cells = []
         for key, width in (("median_s", 16), ("min_s", 13)):
@@ -113,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             ratio = f"{value / base[key]:.2f}" if value is not None and base[key] else "-"
             shown = "-" if value is None else f"{value:.4f}"
             cells.append(f"{shown:>{width}s} {ratio:>{16 if key == 'median_s' else 8}s}")
+        per_round = r["round_ratio_median"]
+        cells.append(f"{'-' if per_round is None else f'{per_round:.2f}':>14s}")
         print(f"{r['label']:12s} " + " ".join(cells))
     if args.json:
         with open(args.json, "w") as fh:

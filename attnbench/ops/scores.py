@@ -163,8 +163,9 @@ def softmax_attend_backward(
         d_v = (d_scores.view(1, -1) @ z_2d).squeeze(0)
     else:
         d_v = grad_v.addmv_(z_2d.t(), d_scores.view(-1))
-    # d keys = d_scores v z (1 - z), computed in place of z (one buffer fewer in cache)
-    d_keys = torch.ops.aten.sigmoid_backward.grad_input(v.expand_as(z), z, grad_input=z).mul_(d_scores.unsqueeze(2))
-    grad_keys += d_keys
+    # g = v z (1 - z) in place of z (one buffer fewer in cache); d keys = d_scores g goes straight into
+    # grad_keys, and d_query = sum_i d_scores_i g_i is a batched product (a pass fewer than forming d keys)
+    g = torch.ops.aten.sigmoid_backward.grad_input(v.expand_as(z), z, grad_input=z)
+    grad_keys.addcmul_(g, d_scores.unsqueeze(2))
     grad_values.addcmul_(weights.unsqueeze(2), d_summary.unsqueeze(1))  # += a_i * d_summary
-    return d_keys.sum(1), d_v
+    return torch.bmm(d_scores.unsqueeze(1), g).squeeze(1), d_v

@@ -104,7 +104,10 @@ class SlotMemory:
         """Undo put ``i``: its row's gradient goes to the bank and the slot gets its old row back."""
         flat, old_row, row = self._history[i]
         restored = self.bank.data_2d.index_select(0, self.bank.flat(old_row.clamp(min=0)))  # empty: any row, masked
-        self._bank_grad.select(1, row).add_(self._bwd_grad_2d.index_select(0, flat))
+        if self.bank.zero_grad:
+            self._bank_grad.select(1, row).add_(self._bwd_grad_2d.index_select(0, flat))
+        else:  # the sole reader: the whole gradient of the row, once
+            torch.index_select(self._bwd_grad_2d, 0, flat, out=self._bank_grad.select(1, row))
         self._bwd_grad_2d.index_fill_(0, flat, 0.0)
         self._bwd_2d.index_copy_(0, flat, restored)
 

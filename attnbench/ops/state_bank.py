@@ -20,7 +20,6 @@ from torch import Tensor
 
 from attnbench.ops.scores import Scratch
 
-
 _TASK_ID = getattr(torch._C, "_current_graph_task_id", None)
 
 
@@ -40,12 +39,20 @@ class BankStorage:
     cycle would keep every graph alive.
     """
 
-    def __init__(self, batch: int, capacity: int, value_dim: int, key_dim: int, like: Tensor) -> None:
+    def __init__(
+        self, batch: int, capacity: int, value_dim: int, key_dim: int, like: Tensor, *, zero: bool = True
+    ) -> None:
         self.batch = batch
         self.capacity = capacity
         self.value_dim = value_dim
         self.key_dim = key_dim
-        self._tensor = like.new_zeros(batch, capacity, value_dim + key_dim)
+        # zero=False leaves unwritten rows undefined: for callers that never read a row before writing it
+        # (filling hundreds of megabytes with zeros every pass costs a tenth of rsm's step at batch 256)
+        shape = (batch, capacity, value_dim + key_dim)
+        self._tensor = like.new_zeros(shape) if zero else like.new_empty(shape)
+        # Whether grad() must start from zeros. A reader that hands each row's complete gradient over
+        # at once, and is the only reader (rsm's slots), clears it and copies instead of adding.
+        self.zero_grad = True
         # Writes go through a .data alias, which has its own version counter: rows are written once and
         # never changed afterwards, so the version check on a saved reference would only get in the way.
         self.data = self._tensor.data
@@ -94,7 +101,7 @@ class BankStorage:
         per pass."""
         task = _graph_task_id()
         if self._grad is None or self._grad_task != task:
-            self._grad = torch.zeros_like(self.data)
+            self._grad = torch.zeros_like(self.data) if self.zero_grad else torch.empty_like(self.data)
             self._grad_task = task
         return self._grad
 

@@ -190,7 +190,8 @@ class MemoryLSTM(RecurrentVariant):
         gates = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
         # the scores in sigmoid form (attnbench.ops.scores), scaled once per pass
         w_query, w_key, v = (to_sigmoid_form(p) for p in (self.query.weight, self.key.weight, self.score))
-        bank = BankStorage(b, max(t_len - 1, 1), self.hidden_size, self.hidden_size, like=x)  # h_{T-1} is never read
+        # h_{T-1} is never read; step t writes row t - 1 before any read of it
+        bank = BankStorage(b, max(t_len - 1, 1), self.hidden_size, self.hidden_size, like=x, zero=False)
         run = _Run(bank, self.attended_set(bank))
         h = s = c = x.new_zeros(b, self.hidden_size)
         hidden: list[Tensor] = []
@@ -218,15 +219,15 @@ class MemoryLSTM(RecurrentVariant):
 
         Per step: query ``W s_{t-1}`` (from step 1, its input gradient from step 2 on, since
         ``s_0`` is constant), additive scores (B K H), the weighted sum (B K H) and, in backward,
-        the two matching products; one key ``U h_t`` per step; gate cell with the state gradient from
-        step 1 on; head.
+        the two matching products and the query's gradient, ``sum_i dscore_i v sigma'_i`` (B K H);
+        one key ``U h_t`` per step; gate cell with the state gradient from step 1 on; head.
         """
         b, t, h = shape.batch, shape.seq_len, shape.hidden_size
         reads = sum(1 for k in slots_per_step if k > 0)
         slots = sum(slots_per_step)
         query_fwd = 2.0 * b * reads * h * h
         query = FlopCount(query_fwd, query_fwd + 2.0 * b * max(reads - 1, 0) * h * h)
-        attention = FlopCount(2.0 * b * slots * (h + h), 2.0 * b * slots * (h + h))
+        attention = FlopCount(2.0 * b * slots * (h + h), 2.0 * b * slots * (h + h + h))
         return add_counts(
             lstm_cell_flops(shape, t - 1),
             query,

@@ -38,6 +38,8 @@ class ScreenedSet(AttendedSet):
         b, dev = bank.batch, bank.values.device
         self.nu = nu
         self.slots = SlotMemory(bank, nu + rho)
+        # each row is put into a slot once, so the slots hand the bank its whole gradient once: no zeroing
+        bank.zero_grad = False
         # priority: -inf empty, +inf buffer (never evicted), else the frozen relevancy of a relevant state
         self.prio = torch.full((b, self.slots.slots), -INF, dtype=bank.values.dtype, device=dev)
         self.relevancy = torch.zeros_like(self.prio)  # accumulated while in the buffer

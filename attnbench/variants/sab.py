@@ -165,7 +165,7 @@ class SAB(RecurrentVariant):
         w_key, w_score = to_sigmoid_form(self.key.weight), to_sigmoid_form(self.score)
         weights = (w_query, b_query, w_key, w_score)
         # memory j holds h at step (j + 1) k_att - 1; the last step's is never read
-        bank = BankStorage(b, max((t_len - 1) // k_att, 1), self.hidden_size, w_key.shape[0], like=x)
+        bank = BankStorage(b, max((t_len - 1) // k_att, 1), self.hidden_size, w_key.shape[0], like=x, zero=False)
         run = _SabRun(bank, k_top)
         h = c = zero = x.new_zeros(b, self.hidden_size)
         token = None
