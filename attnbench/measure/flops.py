@@ -20,7 +20,6 @@ from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode, addmm_flop
 
 from attnbench.measure.timing import time_fn
-from attnbench.ops.scores import matmul_form
 from attnbench.variants.base import FlopCount
 
 aten = torch.ops.aten
@@ -108,9 +107,9 @@ def count_flops(forward: Callable[[], Tensor], backward: Callable[[Tensor], Any]
 
     Whatever runs between the two (a loss computed in ``backward``) is counted with the backward.
     """
-    with matmul_form(), flop_counter() as fwd:  # the reads' weighted sums as countable bmm
+    with flop_counter() as fwd:
         out = forward()
-    with matmul_form(), flop_counter() as bwd:
+    with flop_counter() as bwd:
         backward(out)
     by_op = counts_by_op(fwd)
     for op, n in counts_by_op(bwd).items():
