@@ -132,8 +132,8 @@ class _Run:
 
 
 class _AttendStep(torch.autograd.Function):
-    """Step t >= 1 given h_{t-1} and s_{t-1}: returns s_t and the weights (see the module docstring).
-    Step 1 also takes W, U and v, to hand autograd their gradients."""
+    """Step t >= 1 given h_{t-1} and s_{t-1}: returns s_t and leaves the weights in ``run.weights`` (see
+    the module docstring). Step 1 also takes W, U and v, to hand autograd their gradients."""
 
     @staticmethod
     def forward(ctx, h, s, run, t, *_weights):  # noqa: ANN001, ANN002, ANN205
@@ -146,12 +146,11 @@ class _AttendStep(torch.autograd.Function):
         ctx.run, ctx.t = run, t
         # step 1 also saves the bank, once, so that saved-tensor hooks (memory accounting) see it
         ctx.save_for_backward(s, query, weights, *((run.bank.saved,) if t == 1 else ()))
-        ctx.mark_non_differentiable(weights)
-        return torch.add(h, summary).mul_(0.5), weights  # s_t = (h_{t-1} + c_t) / 2
+        return torch.add(h, summary).mul_(0.5)  # s_t = (h_{t-1} + c_t) / 2; the weights stay in run
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, d_out, _d_weights):  # noqa: ANN001, ANN205
+    def backward(ctx, d_out):  # noqa: ANN001, ANN205
         run: _Run = ctx.run
         t = ctx.t
         s, query, weights = ctx.saved_tensors[:3]
@@ -201,9 +200,9 @@ class MemoryLSTM(RecurrentVariant):
         record: tuple[list, list, list] = ([], [], [])
         for t, x_t in enumerate(x.unbind(1)):
             if t > 0:
-                s, attention = _AttendStep.apply(h, s, run, t, *(weights if t == 1 else ()))
+                s = _AttendStep.apply(h, s, run, t, *(weights if t == 1 else ()))
                 if diagnostics:
-                    record[0].append(attention)
+                    record[0].append(run.weights)
                     for store, item in zip(record[1:], run.attended.attended(t, h)):
                         store.append(item)
             h, c = torch.lstm_cell(x_t, (s, c), *gates)  # gates read [s_t ; x_t]

@@ -50,6 +50,8 @@ class _SabRun:
         self.bank = bank
         self.k_top = k_top
         self.size = 0  # memories stored
+        self.weights: Tensor | None = None  # the latest read's, and their rows (None: all memories, in order)
+        self.rows: Tensor | None = None
         self.value_rows, self.key_rows = bank.values.unbind(1), bank.keys.unbind(1)  # (B, H) views, one per row
         self.w_query, self.b_query, self.w_key, self.w = (t.detach() for t in weights)
         self.query_trained = torch.is_grad_enabled() and (weights[0].requires_grad or weights[1].requires_grad)
@@ -67,7 +69,8 @@ class _SabRun:
 
 class _SabStep(torch.autograd.Function):
     """One step's attention: store ``h_{t-1}`` as a memory when given, project the query from ``h'_t``,
-    read the top-k, return ``h_t = h'_t + summary``, the summary, the weights, their rows and a token.
+    read the top-k, return ``h_t = h'_t + summary``, the summary and a token, and leave the weights and
+    their rows in ``run.weights`` and ``run.rows``.
 
     The token orders backward: each step's node takes the previous one's, so it runs after every later
     step's even where truncation cuts the recurrence, and a memory's gradient is complete when the node
@@ -90,14 +93,12 @@ class _SabStep(torch.autograd.Function):
         ctx.run, ctx.row, ctx.start, ctx.stop, ctx.first = run, row, start, run.size, token is None
         # the first node also saves the bank, once, so that saved-tensor hooks (memory accounting) see it
         ctx.save_for_backward(h_prov, query, weights, flat, norm, *((bank.saved,) if token is None else ()))
-        ctx.mark_non_differentiable(weights)
-        if index is not None:
-            ctx.mark_non_differentiable(index)
-        return h_prov + summary, summary, weights, index, h_prov.new_zeros(())
+        run.weights, run.rows = weights, index
+        return h_prov + summary, summary, h_prov.new_zeros(())
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, d_h, d_summary, _d_weights, _d_index, _d_token):  # noqa: ANN001, ANN205
+    def backward(ctx, d_h, d_summary, _d_token):  # noqa: ANN001, ANN205
         run: _SabRun = ctx.run
         bank = run.bank
         h_prov, query, weights, flat, norm = ctx.saved_tensors[:5]
@@ -188,7 +189,8 @@ class SAB(RecurrentVariant):
             if size > 0:
                 new = stored if append else None
                 first = () if token is not None else weights
-                h, summary, a, rows, token = _SabStep.apply(h_prov, new, token, run, start, *first)
+                h, summary, token = _SabStep.apply(h_prov, new, token, run, start, *first)
+                a, rows = run.weights, run.rows
             else:
                 summary, a, rows, h = zero, None, None, h_prov
             hidden.append(h)
