@@ -10,7 +10,11 @@ accumulator. The append of row ``i`` is itself an autograd function whose backwa
 read that could see row ``i`` (each read depends on the latest append's token, and each append on the
 one before), and hands the accumulated row gradient on to the tensors that produced the row.
 
-Each row holds a *value* (what attention returns) and a *key* (what scores are computed from).
+Each row holds a *value* (what attention returns) and a *key* (what scores are computed from), side by
+side in one vector. The built-in variants use :class:`BankStorage` directly from step nodes of their
+own that store, read and differentiate in one node per step (see
+:mod:`attnbench.variants.memory_lstm`); :class:`StateBank` and its reads are the general building
+blocks for plugins.
 """
 
 from __future__ import annotations
@@ -89,12 +93,6 @@ class BankStorage:
         """Values and keys of :meth:`gather`, as views of one copy."""
         both = self.gather(flat, shape)
         return both[..., : self.value_dim], both[..., self.value_dim :]
-
-    def add_grad(self, flat: Tensor, d_values: Tensor, d_keys: Tensor) -> None:
-        """Accumulate gradients (B, K, F) of the rows at :meth:`flat` indices."""
-        acc = self.grad().view(-1, self.data.shape[-1])
-        acc[:, : self.value_dim].index_add_(0, flat, d_values.reshape(-1, self.value_dim))
-        acc[:, self.value_dim :].index_add_(0, flat, d_keys.reshape(-1, self.key_dim))
 
     def grad(self) -> Tensor:
         """Gradient accumulator of whole rows (B, N, F) for the backward pass now running, zeroed once
