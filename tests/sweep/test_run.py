@@ -75,12 +75,15 @@ def test_interrupted_sweep_resumes_without_measuring_twice(out):
         "--out",
         str(out),
     ]
+    # rsm's points hang, so Ctrl-C is certain to land mid-sweep (with tiny points the whole grid can
+    # otherwise finish between two polls on a fast machine)
     proc = subprocess.Popen(
         [sys.executable, "-m", "attnbench", "sweep", *grid],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env={**os.environ, "ATTNBENCH_FAULT": "hang@rsm[rho=2]"},
     )
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "points").glob("*.json"))) < 2:
