@@ -61,6 +61,10 @@ def test_time_limit(out):
     assert statuses["rsm[rho=2]"][0] == "ok"
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_sweep_resumes_without_measuring_twice(out):
     grid = [
         "--variants",
@@ -76,7 +80,9 @@ def test_interrupted_sweep_resumes_without_measuring_twice(out):
         str(out),
     ]
     # rsm's points hang, so Ctrl-C is certain to land mid-sweep (with tiny points the whole grid can
-    # otherwise finish between two polls on a fast machine)
+    # otherwise finish between two polls on a fast machine). SIGINT's default is restored in the child:
+    # a test run started in the background (`cmd &` in a script) inherits SIGINT ignored, and Python then
+    # rightly leaves Ctrl-C ignored, as a background job should.
     proc = subprocess.Popen(
         [sys.executable, "-m", "attnbench", "sweep", *grid],
         stdout=subprocess.PIPE,
@@ -84,6 +90,7 @@ def test_interrupted_sweep_resumes_without_measuring_twice(out):
         text=True,
         start_new_session=True,
         env={**os.environ, "ATTNBENCH_FAULT": "hang@rsm[rho=2]"},
+        preexec_fn=_default_sigint,
     )
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "points").glob("*.json"))) < 2:
