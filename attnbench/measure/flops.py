@@ -3,10 +3,10 @@ own matrix-multiply rate.
 
 ``FlopCounterMode`` counts mm, addmm, bmm, baddbmm, convolutions and attention kernels, but nothing
 for matrix-vector products or the fused recurrent kernels, so an LSTM run through ``nn.LSTM``
-counts zero. :data:`EXTRA_FORMULAS` adds them: ``aten.mv``/``addmv``/``dot``/``vdot``/``addbmm``, the in-place
-``addmv_``/``addmm_``, the
-oneDNN LSTM layer on CPU (``aten.mkldnn_rnn_layer`` and its backward) and cuDNN's
-(``aten._cudnn_rnn`` and its backward). FLOPs are 2 per multiply-add, as in torch's own formulas.
+counts zero. :data:`EXTRA_FORMULAS` adds them: ``aten.mv``/``addmv``/``dot``/``vdot``/``addbmm``, the
+in-place ``addmv_``/``addmm_`` (with which the step nodes sum weight gradients), the oneDNN LSTM layer
+on CPU (``aten.mkldnn_rnn_layer`` and its backward) and cuDNN's (``aten._cudnn_rnn`` and its backward).
+FLOPs are 2 per multiply-add, as in torch's own formulas.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.flop_counter import FlopCounterMode, addmm_flop
+from torch.utils.flop_counter import FlopCounterMode
 
 from attnbench.measure.timing import time_fn
 from attnbench.variants.base import FlopCount
@@ -33,6 +33,10 @@ def _mv_flop(mat_shape: Sequence[int], vec_shape: Sequence[int], *args: Any, out
 
 def _addmv_flop(_self: Any, mat_shape: Sequence[int], vec_shape: Sequence[int], *args: Any, **kw: Any) -> int:
     return 2 * mat_shape[0] * mat_shape[1]
+
+
+def _addmm_flop(_self: Any, a_shape: Sequence[int], b_shape: Sequence[int], *args: Any, **kw: Any) -> int:
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
 
 def _dot_flop(a_shape: Sequence[int], b_shape: Sequence[int], *args: Any, **kw: Any) -> int:
@@ -81,7 +85,7 @@ EXTRA_FORMULAS: dict[Any, Callable[..., int]] = {
     aten.mv: _mv_flop,
     aten.addmv: _addmv_flop,
     aten.addmv_: _addmv_flop,  # in-place forms: reads accumulate gradients with them
-    aten.addmm_: addmm_flop,
+    aten.addmm_: _addmm_flop,
     aten.dot: _dot_flop,
     aten.vdot: _dot_flop,
     aten.addbmm: _addbmm_flop,

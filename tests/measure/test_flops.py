@@ -17,7 +17,8 @@ from attnbench.variants import Shape, build_variant, get_variant, list_variants
 from attnbench.variants.registry import VARIANTS
 
 TOLERANCE = 0.02
-SIZES = [Shape(2, 16, 5, 4, 8), Shape(3, 33, 10, 9, 12), Shape(1, 64, 3, 2, 16)]
+# T=150: past the 64-step chunks in which the step nodes sum their weight gradients (in-place addmm_)
+SIZES = [Shape(2, 16, 5, 4, 8), Shape(3, 33, 10, 9, 12), Shape(1, 64, 3, 2, 16), Shape(1, 150, 3, 2, 4)]
 # built-ins get their parameter corners too; every variant, plugins included, gets its defaults
 EXTRA_PARAMS = {
     "lstm": [{"fused": False}, {"k_trunc": 5}, {"k_trunc": 5, "fused": False}],
