@@ -16,11 +16,36 @@ from attnbench.ops.scores import softmax_attend, softmax_attend_backward
 from attnbench.ops.state_bank import BankStorage, StateBank
 
 
+def additive_attend(bank: BankStorage, query: Tensor, v: Tensor, start: int, stop: int) -> tuple[Tensor, Tensor]:
+    """Forward of :func:`additive_read` (no autograd): summary (B, value_dim) and weights (B, K)."""
+    values, keys = bank.values[:, start:stop], bank.keys[:, start:stop]  # views, no copy
+    return softmax_attend(values, keys, query, v, None, bank.scratch)
+
+
+def additive_attend_backward(
+    bank: BankStorage,
+    query: Tensor,
+    v: Tensor,
+    weights: Tensor,
+    start: int,
+    stop: int,
+    d_summary: Tensor,
+    grad_v: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Backward of :func:`additive_attend`: adds the rows' gradients into the bank's accumulator (and d_v
+    into ``grad_v`` when given); returns d_query and d_v."""
+    rows = slice(start, stop)
+    acc_values, acc_keys = bank.grad_buffer()
+    return softmax_attend_backward(
+        bank.values[:, rows], bank.keys[:, rows], query, v, weights, d_summary, bank.scratch,
+        acc_values[:, rows], acc_keys[:, rows], grad_v,
+    )  # fmt: skip
+
+
 class _AdditiveRead(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, v, token, bank, start, stop):  # noqa: ANN001, ANN205
-        values, keys = bank.values[:, start:stop], bank.keys[:, start:stop]  # views, no copy
-        summary, weights = softmax_attend(values, keys, query, v, None, bank.scratch)
+        summary, weights = additive_attend(bank, query, v, start, stop)
         ctx.bank, ctx.start, ctx.stop = bank, start, stop
         ctx.save_for_backward(query, v, weights)
         ctx.mark_non_differentiable(weights)
@@ -29,13 +54,7 @@ class _AdditiveRead(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_summary, _d_weights):  # noqa: ANN001, ANN205
         query, v, weights = ctx.saved_tensors
-        bank: BankStorage = ctx.bank
-        rows = slice(ctx.start, ctx.stop)
-        acc_values, acc_keys = bank.grad_buffer()
-        d_query, d_v = softmax_attend_backward(
-            bank.values[:, rows], bank.keys[:, rows], query, v, weights, d_summary, bank.scratch,
-            acc_values[:, rows], acc_keys[:, rows],
-        )  # fmt: skip
+        d_query, d_v = additive_attend_backward(ctx.bank, query, v, weights, ctx.start, ctx.stop, d_summary)
         return d_query, d_v, None, None, None, None
 
 

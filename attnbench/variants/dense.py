@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attnbench.ops.scores import softmax_attend, softmax_attend_backward
+from attnbench.ops.additive_read import additive_attend, additive_attend_backward
 from attnbench.ops.state_bank import BankStorage
 from attnbench.variants.base import FlopCount, Shape
 from attnbench.variants.memory_lstm import AttendedSet, MemoryLSTM
@@ -23,19 +23,12 @@ class AllStates(AttendedSet):
     """Every state stored so far: rows [0, t) at step t, read in place from the bank."""
 
     def read(self, query: Tensor, v: Tensor, t: int) -> tuple[Tensor, Tensor]:
-        bank = self.bank
-        return softmax_attend(bank.values[:, :t], bank.keys[:, :t], query, v, None, bank.scratch)
+        return additive_attend(self.bank, query, v, 0, t)
 
     def read_backward(
         self, t: int, query: Tensor, v: Tensor, weights: Tensor, d_summary: Tensor, grad_v: Tensor
     ) -> Tensor:
-        bank = self.bank
-        acc_values, acc_keys = bank.grad_buffer()
-        d_query, _ = softmax_attend_backward(
-            bank.values[:, :t], bank.keys[:, :t], query, v, weights, d_summary, bank.scratch,
-            acc_values[:, :t], acc_keys[:, :t], grad_v,
-        )  # fmt: skip
-        return d_query
+        return additive_attend_backward(self.bank, query, v, weights, 0, t, d_summary, grad_v)[0]
 
     def attended(self, t: int, like: Tensor) -> tuple[Tensor, Tensor]:
         b = like.shape[0]
