@@ -103,32 +103,50 @@ class _OuterSum:
         return self._total, self._a_sum
 
 
-class _Run:
-    """What the step nodes of one forward pass share: the bank, the set, the weights, and the
-    weight-gradient sums of the backward pass now running. Holds no tensor that is part of the graph
-    (no reference cycles): the weights are kept detached, and only step 1's node takes them as inputs,
-    since only it hands their gradients to autograd (fewer inputs per node, less work per step)."""
+class StepPass:
+    """What the step nodes of one forward pass share (memory_lstm's and sab's): the bank with a view
+    of each row, and the weight-gradient sums of the backward pass now running. Holds no tensor that
+    is part of the graph (no reference cycles): weights are kept detached, and only the first node
+    takes them as inputs, since only it hands their gradients to autograd (fewer inputs per node)."""
 
-    def __init__(self, bank: BankStorage, attended: AttendedSet, weights: tuple[Tensor, Tensor, Tensor]) -> None:
+    def __init__(self, bank: BankStorage) -> None:
         self.bank = bank
-        self.attended = attended
-        self.weights: Tensor | None = None  # the latest read's
         self.value_rows, self.key_rows = bank.values.unbind(1), bank.keys.unbind(1)  # (B, H) views, one per row
-        self.w_query, self.w_key, self.v = (w.detach() for w in weights)
-        self.query_trained = torch.is_grad_enabled() and weights[0].requires_grad
         self._task: int | None = None
 
-    def grads(self, d_query: Tensor, s: Tensor) -> tuple[_OuterSum, Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
-        """For the backward pass now running (created at its first step): the sums of W's and v's
-        gradients, and the bank's gradient rows (values, keys)."""
+    def store(self, row: int, h: Tensor, w_key: Tensor) -> None:
+        """Write ``h`` and its key ``h @ w_key.T`` into bank row ``row``."""
+        self.value_rows[row].copy_(h)
+        torch.mm(h, w_key.t(), out=self.key_rows[row])
+
+    def grads(self, d_query: Tensor, x: Tensor, vector: Tensor) -> tuple[_OuterSum, Tensor]:
+        """For the backward pass now running (created at its first step): the sum of the query layer's
+        gradients (outer products of d_query and its input ``x``) and a zeroed gradient like ``vector``."""
         task = _graph_task_id()
         if self._task != task:
             self._task = task
-            self._query_grad = _OuterSum(d_query, s)
-            self._v_grad = torch.zeros_like(self.v)
-            d_values, d_keys = self.bank.grad_buffer()
-            self._grad_rows = (d_values.unbind(1), d_keys.unbind(1))
-        return self._query_grad, self._v_grad, *self._grad_rows
+            self._query_grad = _OuterSum(d_query, x)
+            self._vector_grad = torch.zeros_like(vector)
+            self.new_pass()
+        return self._query_grad, self._vector_grad
+
+    def new_pass(self) -> None:
+        """Hook: a backward pass starts."""
+
+
+class _Run(StepPass):
+    """:class:`StepPass` of the additive-attention LSTMs: also the set, the latest weights, W, U, v."""
+
+    def __init__(self, bank: BankStorage, attended: AttendedSet, weights: tuple[Tensor, Tensor, Tensor]) -> None:
+        super().__init__(bank)
+        self.attended = attended
+        self.weights: Tensor | None = None  # the latest read's
+        self.w_query, self.w_key, self.v = (w.detach() for w in weights)
+        self.query_trained = torch.is_grad_enabled() and weights[0].requires_grad
+
+    def new_pass(self) -> None:
+        d_values, d_keys = self.bank.grad_buffer()
+        self.grad_rows = (d_values.unbind(1), d_keys.unbind(1))  # the bank's gradient, one view per row
 
 
 class _AttendStep(torch.autograd.Function):
@@ -137,8 +155,7 @@ class _AttendStep(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h, s, run, t, *_weights):  # noqa: ANN001, ANN002, ANN205
-        run.value_rows[t - 1].copy_(h)
-        torch.mm(h, run.w_key.t(), out=run.key_rows[t - 1])
+        run.store(t - 1, h, run.w_key)
         run.attended.update(t - 1, run.weights)
         query = torch.mm(s, run.w_query.t())
         summary, weights = run.attended.read(query, run.v, t)
@@ -155,7 +172,8 @@ class _AttendStep(torch.autograd.Function):
         t = ctx.t
         s, query, weights = ctx.saved_tensors[:3]
         d_summary = d_out * 0.5
-        query_grad, v_grad, d_values, d_keys = run.grads(query, s)
+        query_grad, v_grad = run.grads(query, s, run.v)
+        d_values, d_keys = run.grad_rows
         d_query = run.attended.read_backward(t, query, run.v, weights, d_summary, v_grad)
         # h_{t-1}'s row is complete: no earlier step reads it
         d_h = torch.addmm(d_summary, d_keys[t - 1], run.w_key).add_(d_values[t - 1])

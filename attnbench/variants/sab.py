@@ -23,7 +23,7 @@ from torch.autograd.function import once_differentiable
 
 from attnbench.ops.scores import to_sigmoid_form
 from attnbench.ops.sparse_read import sparse_attend, sparse_attend_backward
-from attnbench.ops.state_bank import BankStorage, _graph_task_id
+from attnbench.ops.state_bank import BankStorage
 from attnbench.params import Param
 from attnbench.variants.base import (
     Diagnostics,
@@ -36,35 +36,22 @@ from attnbench.variants.base import (
     linear_flops,
 )
 from attnbench.variants.lstm import lstm_cell_flops, truncation_starts
-from attnbench.variants.memory_lstm import _OuterSum
+from attnbench.variants.memory_lstm import StepPass
 from attnbench.variants.registry import register_variant
 
 
-class _SabRun:
-    """What the step nodes of one forward pass share: the memories, the weights, and the weight-gradient
-    sums of the backward pass now running. Holds no tensor that is part of the graph (no reference
-    cycles): the weights are kept detached, and only the first node takes them as inputs, since only it
-    hands their gradients to autograd (fewer inputs per node, less work per step)."""
+class _SabRun(StepPass):
+    """:class:`~attnbench.variants.memory_lstm.StepPass` of sab: also the memory count, the latest
+    weights and rows, and the scoring MLP's weights."""
 
     def __init__(self, bank: BankStorage, k_top: int, weights: tuple[Tensor, Tensor, Tensor, Tensor]) -> None:
-        self.bank = bank
+        super().__init__(bank)
         self.k_top = k_top
         self.size = 0  # memories stored
         self.weights: Tensor | None = None  # the latest read's, and their rows (None: all memories, in order)
         self.rows: Tensor | None = None
-        self.value_rows, self.key_rows = bank.values.unbind(1), bank.keys.unbind(1)  # (B, H) views, one per row
         self.w_query, self.b_query, self.w_key, self.w = (t.detach() for t in weights)
         self.query_trained = torch.is_grad_enabled() and (weights[0].requires_grad or weights[1].requires_grad)
-        self._task: int | None = None
-
-    def grads(self, d_query: Tensor, h_prov: Tensor) -> tuple[_OuterSum, Tensor]:
-        """Sums of the query layer's (weight and bias together) and w's gradients for this backward pass."""
-        task = _graph_task_id()
-        if self._task != task:
-            self._task = task
-            self._query_grad = _OuterSum(d_query, h_prov)
-            self._w_grad = torch.zeros_like(self.w)
-        return self._query_grad, self._w_grad
 
 
 class _SabStep(torch.autograd.Function):
@@ -85,8 +72,7 @@ class _SabStep(torch.autograd.Function):
         row = None
         if stored is not None:
             row = run.size
-            run.value_rows[row].copy_(stored)
-            torch.mm(stored, run.w_key.t(), out=run.key_rows[row])
+            run.store(row, stored, run.w_key)
             run.size += 1
         query = torch.addmm(run.b_query, h_prov, run.w_query.t())
         summary, weights, index, flat, norm = sparse_attend(bank, query, run.w, run.k_top, start, run.size)
@@ -102,7 +88,7 @@ class _SabStep(torch.autograd.Function):
         run: _SabRun = ctx.run
         bank = run.bank
         h_prov, query, weights, flat, norm = ctx.saved_tensors[:5]
-        query_grad, w_grad = run.grads(query, h_prov)
+        query_grad, w_grad = run.grads(query, h_prov, run.w)
         d_query, _ = sparse_attend_backward(
             bank, query, run.w, weights, flat, norm, ctx.start, ctx.stop, d_summary + d_h, w_grad
         )
