@@ -6,11 +6,11 @@ from attnbench.params import ParameterError
 from attnbench.registry import UnknownNameError
 
 
-class UsageError(ValueError):
-    """A bad command line, file or value; the message names the bad value and what is allowed."""
-
+# A bad command line, file or value: the same class as ParameterError, so that every validator raises
+# one error type (a ValueError whose one-line message names the bad value and what is allowed).
+UsageError = ParameterError
 
 # Everything the CLI turns into a one-line error and exit code 2.
-USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, ParameterError, UnknownNameError)
+USER_ERRORS: tuple[type[BaseException], ...] = (ParameterError, UnknownNameError)
 
 __all__ = ["USER_ERRORS", "ParameterError", "UnknownNameError", "UsageError"]

@@ -23,7 +23,12 @@ AXIS_HELP = {
 
 
 class ParameterError(ValueError):
-    """A hyperparameter value outside what its declaration allows (one-line message)."""
+    """A user's mistake: a value outside what its declaration allows, an unknown setting, a bad file.
+
+    The one error type of attnbench's validation (``attnbench.errors.UsageError`` is the same class):
+    its message is one line that names the bad value and what is allowed, and the CLI turns it into
+    ``attnbench: error: ...`` and exit code 2.
+    """
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Param:
     help: str = ""
     none_means: str | None = None  # None is allowed and means this
     choices: tuple[Any, ...] | None = None
+    above: float | None = None  # exclusive lower bound (a learning rate > 0)
 
     def allowed(self) -> str:
         """Human-readable description of the allowed values."""
@@ -52,7 +58,9 @@ class Param:
             text = "true or false"
         else:
             kind = {int: "an integer", float: "a number", str: "a string"}.get(self.type, self.type.__name__)
-            if self.low is not None and self.high is not None:
+            if self.above is not None:
+                text = f"{kind} > {_fmt(self.above)}"
+            elif self.low is not None and self.high is not None:
                 text = f"{kind} in [{_fmt(self.low)}, {_fmt(self.high)}]"
             elif self.low is not None:
                 text = f"{kind} >= {_fmt(self.low)}"
@@ -76,7 +84,9 @@ class Param:
         if self.choices is not None and value not in self.choices:
             raise ParameterError(bad)
         if self.type in (int, float):
-            if isinstance(value, float) and math.isnan(value):
+            if isinstance(value, float) and (math.isnan(value) or (self.above is not None and math.isinf(value))):
+                raise ParameterError(bad)
+            if self.above is not None and value <= self.above:
                 raise ParameterError(bad)
             if self.low is not None and value < self.low:
                 raise ParameterError(bad)

@@ -2,7 +2,7 @@
 
 Train lstm (full BPTT), lstm with truncated BPTT, dense, sab and rsm on copy at a delay longer than the
 truncation window, then evaluate each at longer delays, and set our accuracies beside the papers'
-figures (shared/BRIEF.md section 3). Our scale (hidden size, steps, delay) is far below the papers';
+figures (Ke et al., "Sparse Attentive Backtracking", NeurIPS 2018, copy-task table). Our scale (hidden size, steps, delay) is far below the papers';
 the table says so.
 """
 
@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from attnbench.config import Options, Point
 from attnbench.errors import UsageError
-from attnbench.params import ParameterError
+from attnbench.params import Param
 from attnbench.tasks.copy_task import CopyTask, TransferCopyTask
-from attnbench.training import TrainConfig, TrainResult, build_model, train
+from attnbench.training import TrainResult, build_model, train
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Run:
     params: tuple[tuple[str, Any], ...]
     optimizer: str  # the optimiser of the paper's released code
     steps: int  # default budget; the fused lstm kernel is ~10x cheaper a step than the attention loops
-    paper: tuple[tuple[int, str], ...] = ()  # (delay T, accuracy as the brief reports it)
+    paper: tuple[tuple[int, str], ...] = ()  # (delay T, accuracy as the SAB paper reports it)
 
 
 # Paper figures: copy, accuracy over the last 10 steps, each model trained at that T (SAB paper).
@@ -53,15 +54,25 @@ RUN_KEYS = tuple(r.key for r in RUNS)
 PAPER_DELAYS = (100, 200, 300)
 
 
+DELAY = Param("delay", 20, int, low=1, help="training delay T")
+TRANSFER_DELAY = Param("transfer delay", 40, int, low=1, help="a longer delay to evaluate at")
+STEPS = Param("train_steps", None, int, low=1, none_means="each run's own budget", help="steps of every run")
+
+
 @dataclass(frozen=True)
 class ReproduceConfig:
-    """The scale of the reproduction; the defaults finish in well under 20 minutes on 2 CPU cores."""
+    """The scale of the reproduction; the defaults finish in well under 20 minutes on 2 CPU cores.
 
-    delay: int = 20  # training delay T: four truncation windows, well past what truncated BPTT bridges
+    ``batch``, ``hidden_size``, ``lr``, ``eval_batches``, ``seed`` and ``steps`` are the
+    :class:`~attnbench.config.Point` and :class:`~attnbench.config.Options` fields of every run
+    (``batch`` is the training batch, ``steps`` its ``train_steps``), validated by them.
+    """
+
+    delay: int = DELAY.default  # four truncation windows, well past what truncated BPTT bridges
     transfer: tuple[int, ...] = (40, 60, 100)  # longer delays to evaluate at, without retraining
     steps: int | None = None  # None: each run's own budget (Run.steps)
     batch: int = 32
-    hidden: int = 64
+    hidden_size: int = 64
     lr: float = 1e-2  # the papers' 1e-3 needs tens of thousands of steps; see format_table's notes
     eval_batches: int = 10
     seed: int = 0
@@ -69,10 +80,10 @@ class ReproduceConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        _positive("delay", self.delay)
-        _positive("hidden", self.hidden)
+        DELAY.validate(self.delay, "reproduce")
+        STEPS.validate(self.steps, "reproduce")
         for t in self.transfer:
-            _positive("transfer delay", t)
+            TRANSFER_DELAY.validate(t, "reproduce")
         short = [t for t in self.transfer if t < self.delay]
         if short:
             raise UsageError(
@@ -83,24 +94,19 @@ class ReproduceConfig:
         if unknown or not self.runs:
             what = repr(unknown[0]) if unknown else "(none given)"
             raise UsageError(f"reproduce: unknown run {what}; known runs: {', '.join(RUN_KEYS)}")
-        self.train_config(RUNS[0])  # checks steps, batch, lr, eval_batches and seed
+        self.point(RUNS[0])
+        self.options(RUNS[0])
 
-    def train_config(self, run: Run) -> TrainConfig:
-        """The training configuration of one run."""
-        return TrainConfig(
-            steps=run.steps if self.steps is None else self.steps,
-            batch=self.batch,
-            optimizer=run.optimizer,
-            lr=self.lr,
-            eval_batches=self.eval_batches,
-            seed=self.seed,
-            progress=self.progress,
-        )
+    def point(self, run: Run) -> Point:
+        """What one run trains: its variant on copy at the training delay."""
+        return Point.make(run.variant, "copy", seq_len=self.delay, variant_params=dict(run.params),
+                          hidden_size=self.hidden_size, seed=self.seed)  # fmt: skip
 
-
-def _positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ParameterError(f"reproduce: {name}={value!r} is not allowed; expected an integer >= 1")
+    def options(self, run: Run) -> Options:
+        """How one run trains: its paper's optimiser, its budget (or ``steps``)."""
+        steps = run.steps if self.steps is None else self.steps
+        return Options(train_steps=steps, train_batch=self.batch, optimizer=run.optimizer, lr=self.lr,
+                       eval_batches=self.eval_batches)  # fmt: skip
 
 
 @dataclass
@@ -135,8 +141,9 @@ def reproduce(config: ReproduceConfig, log: Callable[[str], None] = print) -> li
     )
     results = []
     for run in (r for r in RUNS if r.key in config.runs):
-        model = build_model(run.variant, task, config.hidden, config.seed, **dict(run.params))
-        result = train(model, task, config.train_config(run), "cpu")
+        point, options = config.point(run), config.options(run)
+        model = build_model(point.variant, task, point.hidden_size, point.seed, **point.params)
+        result = train(model, task, options, "cpu", seed=point.seed, progress=config.progress)
         accuracy = {config.delay: result.score, **result.transfer_scores}
         results.append(RunResult(run, result, accuracy))
         seen = ", ".join(f"T={d}: {100 * a:.1f}%" for d, a in accuracy.items())
@@ -162,12 +169,12 @@ def format_table(results: list[RunResult], config: ReproduceConfig) -> str:
         "",
         "Copy task; accuracy (%) over the 10 recall steps on held-out sequences; chance is 12.5%.",
         f"Ours: trained at delay T={config.delay}, then evaluated at the longer delays without retraining "
-        f"(transfer); hidden {config.hidden}, batch {config.batch}, lr {config.lr}, gradient clip 1.0, seed "
+        f"(transfer); hidden {config.hidden_size}, batch {config.batch}, lr {config.lr}, gradient clip 1.0, seed "
         f"{config.seed}; optimisers as in each paper's released code ({optimisers}).",
-        "Papers (brief section 3, from the SAB paper): each model trained at the T of its column, with the "
+        "Papers (the SAB paper's copy-task table): each model trained at the T of its column, with the "
         "SAB release's defaults of hidden 128, lr 1e-3 and 20 epochs of 10,000 batches of 64 (200k steps). "
         "Our budget is a few thousand steps, hence the shorter delay and the higher learning rate: compare the "
-        "pattern (who succeeds, who fails, who transfers), not the digits. n/a: the brief gives no figure.",
+        "pattern (who succeeds, who fails, who transfers), not the digits. n/a: the paper gives no figure.",
         "dense and rsm feed the attention summary into the gates and learn copy by an abrupt switch to "
         "attending at the symbols, whose onset varies with the seed (dense, seed 0: 100% by 2,500 steps, "
         "then oscillating; seeds 1 and 2: under 50% at 3,000). rsm with room for every state computes "

@@ -1,63 +1,34 @@
 """Train a variant on a task and score it on held-out batches: the accuracy side of every trade-off.
 
-Defaults are the released codes': Adam (SAB) or RMSprop (RSM, smoothing 0.99), learning rate 1e-3,
-gradient norm clipped at 1.0. :func:`train` seeds the data only (the caller built the model);
-:func:`build_model` builds a variant with seeded initialisation, and :func:`train_variant` does both, so
-on CPU a seed fixes the whole run.
+How to train is :class:`~attnbench.config.Options` (``train_steps``, ``train_batch``, ``optimizer``,
+``lr``, ``clip``, ``eval_batches``), whose defaults are the released codes': Adam (SAB) or RMSprop
+(RSM, smoothing 0.99), learning rate 1e-3, gradient norm clipped at 1.0. :func:`train` seeds the data
+only (the caller built the model); :func:`build_model` builds a variant with seeded initialisation,
+and :func:`train_point` does both for a :class:`~attnbench.config.Point`, so on CPU a seed fixes the
+whole run.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm import tqdm
 
+from attnbench.config import POINT_FIELDS, Options
 from attnbench.params import ParameterError
 from attnbench.tasks.base import Task
 from attnbench.variants import RecurrentVariant, build_variant
 
-OPTIMIZERS = ("adam", "rmsprop")
+if TYPE_CHECKING:
+    from attnbench.config import Point
+
 EVAL_SEED_OFFSET = 0x5EED  # held-out batches come from a stream of their own, not the training one
 HISTORY_POINTS = 100  # training history keeps about this many averaged windows
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train; every field is checked on construction (one-line :class:`ParameterError`)."""
-
-    steps: int = 1000  # optimiser steps
-    batch: int = 32  # sequences per step and per held-out batch
-    optimizer: str = "adam"  # "adam" (SAB's release) | "rmsprop" (RSM's release)
-    lr: float = 1e-3
-    clip: float = 1.0  # max gradient norm; 0 turns clipping off
-    eval_batches: int = 10  # held-out batches the final score averages
-    seed: int = 0  # data stream (and model init, through build_model / train_variant)
-    progress: bool = True  # tqdm bar on a terminal
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch", "eval_batches"):
-            _check_int(name, getattr(self, name), low=1)
-        _check_int("seed", self.seed, low=0)
-        if self.optimizer not in OPTIMIZERS:
-            raise ParameterError(f"train: optimizer={self.optimizer!r} is not allowed; expected one of adam, rmsprop")
-        _check_number("lr", self.lr, "a number > 0", lambda v: v > 0)
-        _check_number("clip", self.clip, "a number >= 0 (0: no clipping)", lambda v: v >= 0)
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ParameterError(f"train: {name}={value!r} is not allowed; expected an integer >= {low}")
-
-
-def _check_number(name: str, value: Any, allowed: str, ok: Callable[[float], bool]) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
-        raise ParameterError(f"train: {name}={value!r} is not allowed; expected {allowed}")
 
 
 @dataclass
@@ -89,11 +60,11 @@ class TrainResult:
         return out
 
 
-def make_optimizer(params: Any, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(params: Any, options: Options) -> torch.optim.Optimizer:
     """Adam, or RMSprop with the released code's smoothing constant 0.99."""
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr)
-    return torch.optim.RMSprop(params, lr=config.lr, alpha=0.99)
+    if options.optimizer == "adam":
+        return torch.optim.Adam(params, lr=options.lr)
+    return torch.optim.RMSprop(params, lr=options.lr, alpha=0.99)
 
 
 @torch.no_grad()
@@ -124,16 +95,24 @@ def evaluate(
 def train(
     model: RecurrentVariant,
     task: Task,
-    config: TrainConfig,
+    options: Options,
     device: torch.device | str = "cpu",
     on_step: Callable[[int, RecurrentVariant], None] | None = None,
+    *,
+    seed: int = 0,
+    progress: bool = False,
 ) -> TrainResult:
-    """Train ``model`` on ``task`` for ``config.steps`` steps, then score it on held-out batches.
+    """Train ``model`` on ``task`` for ``options.train_steps`` steps, then score it on held-out batches.
 
-    Seeds the data stream only (``config.seed``); seed the model's initialisation when building it
+    Seeds the data stream only (``seed``); seed the model's initialisation when building it
     (:func:`build_model`) for a fully deterministic run on CPU. ``on_step(step, model)``, if given, is
     called after every optimiser step (diagnostics during training; it must not change the model).
+    ``progress`` shows a tqdm bar when stderr is a terminal.
     """
+    if options.train_steps < 1:
+        raise ParameterError(f"train: train_steps={options.train_steps!r} is not allowed; expected an integer >= 1")
+    seed = POINT_FIELDS["seed"].validate(seed, "train")
+    steps, batch = options.train_steps, options.train_batch
     if model.input_size != task.input_size or model.output_size != task.output_size:
         raise ParameterError(
             f"train: the model maps {model.input_size} inputs to {model.output_size} outputs; "
@@ -142,43 +121,43 @@ def train(
     device = torch.device(device)
     start = time.perf_counter()
     model.to(device).train()
-    optimizer = make_optimizer(model.parameters(), config)
-    generator = torch.Generator().manual_seed(config.seed)  # CPU: the same batches on every device
-    window = max(1, config.steps // HISTORY_POINTS)
+    optimizer = make_optimizer(model.parameters(), options)
+    generator = torch.Generator().manual_seed(seed)  # CPU: the same batches on every device
+    window = max(1, steps // HISTORY_POINTS)
     history: list[dict] = []
     sums = [0.0, 0.0, 0]  # loss, score, steps since the last record
     short = "acc" if task.metric == "accuracy" else task.metric
-    show = config.progress and sys.stderr.isatty()
-    with tqdm(total=config.steps, disable=not show, desc=f"{model.name} on {task.name}", leave=False) as bar:
-        for step in range(1, config.steps + 1):
-            x, y = task.sample(config.batch, generator, device, split="train")
+    show = progress and sys.stderr.isatty()
+    with tqdm(total=steps, disable=not show, desc=f"{model.name} on {task.name}", leave=False) as bar:
+        for step in range(1, steps + 1):
+            x, y = task.sample(batch, generator, device, split="train")
             logits = model(x).logits  # (B, T, C)
             loss = task.loss(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if config.clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            if options.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip)
             optimizer.step()
             if on_step is not None:
                 on_step(step, model)
             sums[0] += loss.item()
             sums[1] += task.score(logits.detach(), y)
             sums[2] += 1
-            if step % window == 0 or step == config.steps:
+            if step % window == 0 or step == steps:
                 n = sums[2]
                 history.append({"step": step, "split": "train", "loss": sums[0] / n, "score": sums[1] / n})
                 bar.set_postfix({"loss": f"{sums[0] / n:.4f}", short: f"{sums[1] / n:.3f}"}, refresh=False)
                 sums = [0.0, 0.0, 0]
             bar.update()
-    eval_seed = config.seed + EVAL_SEED_OFFSET
-    eval_loss, score = evaluate(model, task, config.eval_batches, config.batch, eval_seed, device)
-    history.append({"step": config.steps, "split": "test", "loss": eval_loss, "score": score})
+    eval_seed = seed + EVAL_SEED_OFFSET
+    eval_loss, score = evaluate(model, task, options.eval_batches, batch, eval_seed, device)
+    history.append({"step": steps, "split": "test", "loss": eval_loss, "score": score})
     transfer = {
-        length: evaluate(model, other, config.eval_batches, config.batch, eval_seed, device)[1]
+        length: evaluate(model, other, options.eval_batches, batch, eval_seed, device)[1]
         for length, other in task.transfer_tasks().items()
     }
     return TrainResult(
-        steps=config.steps,
+        steps=steps,
         final_loss=history[-2]["loss"],
         score=score,
         metric=task.metric,
@@ -200,26 +179,19 @@ def build_model(variant: str, task: Task, hidden_size: int = 128, seed: int = 0,
         return build_variant(variant, task.input_size, task.output_size, hidden_size, **params)
 
 
-def train_variant(
-    variant: str,
-    task: Task,
-    config: TrainConfig,
-    hidden_size: int = 128,
-    device: torch.device | str = "cpu",
-    **params: Any,
-) -> TrainResult:
-    """Build ``variant`` with initialisation seeded from ``config.seed`` and :func:`train` it."""
-    model = build_model(variant, task, hidden_size, config.seed, **params)
-    return train(model, task, config, device)
+def train_point(point: Point, options: Options, *, progress: bool = False) -> TrainResult:
+    """Build ``point``'s variant for its task (initialisation seeded from its seed) and :func:`train` it
+    on its device; the model trains in float32 whatever the point's dtype."""
+    task = point.build_task()
+    model = build_model(point.variant, task, point.hidden_size, point.seed, **point.params)
+    return train(model, task, options, point.torch_device(), seed=point.seed, progress=progress)
 
 
 __all__ = [
-    "OPTIMIZERS",
-    "TrainConfig",
     "TrainResult",
     "build_model",
     "evaluate",
     "make_optimizer",
     "train",
-    "train_variant",
+    "train_point",
 ]

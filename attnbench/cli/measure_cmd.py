@@ -8,16 +8,18 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from attnbench.cli.train_cmd import add_configuration_arguments, check_json_path, parse_assignments, write_json
+from attnbench.cli._fields import add_fields, given
+from attnbench.cli.train_cmd import add_configuration_arguments, check_json_path, device_of, point_from_args, write_json
 from attnbench.errors import UsageError
+
+
+MEASURE_POINT = ("batch", "hidden_size", "seed", "device", "dtype")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``measure`` subcommand."""
-    from attnbench.measure import MeasureSpec
-    from attnbench.training import OPTIMIZERS
+    from attnbench.config import OPTION_FIELDS, POINT_FIELDS
 
-    d = MeasureSpec("", "")
     p = sub.add_parser(
         "measure",
         help="measure time, memory, FLOPs, energy, accuracy and gradient reach of one configuration",
@@ -25,45 +27,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "saved-for-backward bytes, peak memory, counted and analytic FLOPs, GPU energy, optionally an "
         "accuracy run, and gradient reach. Figures that cannot be had here are listed as missing.",
     )
-    add_configuration_arguments(p, seed=d.seed)
-    p.add_argument("--batch", type=int, default=d.batch, help="batch size B (default %(default)s)")
-    p.add_argument("--hidden", type=int, default=d.hidden_size, help="hidden size H (default %(default)s)")
-    p.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N (default %(default)s)")
-    p.add_argument("--dtype", default=d.dtype, help="float32, float64, float16 or bfloat16 (default %(default)s)")
-    p.add_argument("--warmup", type=int, default=d.warmup, help="untimed calls first (default %(default)s)")
-    p.add_argument("--repeats", type=int, default=d.repeats, help="timed calls (default %(default)s)")
-    p.add_argument("--train-steps", type=int, default=d.train_steps, help="accuracy run, 0: none (default 0)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="accuracy run optimiser")
-    p.add_argument("--lr", type=float, default=d.lr, help="accuracy run learning rate (default %(default)s)")
-    p.add_argument("--no-reach", action="store_true", help="skip the gradient-reach measurement")
+    add_configuration_arguments(p)
+    add_fields(p, POINT_FIELDS, MEASURE_POINT, aliases={"hidden_size": "--hidden"})
+    add_fields(p.add_argument_group("how (every option a sweep can set)"), OPTION_FIELDS,
+               [n for n in OPTION_FIELDS if n != "threads"])  # fmt: skip
     p.add_argument("--json", metavar="PATH", help="write the result row to PATH ('-': stdout)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Measure and print the summary; write the row if asked."""
-    from attnbench.measure import MeasureSpec, measure
+    from attnbench.config import OPTION_FIELDS, Options
+    from attnbench.measure import measure
 
     check_json_path(args.json)
-    spec = MeasureSpec(
-        variant=args.variant,
-        task=args.task,
-        variant_params=parse_assignments(args.param, "--param"),
-        task_params=parse_assignments(args.task_param, "--task-param"),
-        seq_len=args.seq_len,
-        batch=args.batch,
-        hidden_size=args.hidden,
-        device=args.device,
-        dtype=args.dtype,
-        seed=args.seed,
-        warmup=args.warmup,
-        repeats=args.repeats,
-        train_steps=args.train_steps,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        reach=not args.no_reach,
-    )
-    row = measure(spec)
+    point = point_from_args(args, MEASURE_POINT)
+    options = Options(**given(args, OPTION_FIELDS))
+    device_of(point)
+    row = measure(point, options)
     if args.json != "-":
         print(summary(row))
     if args.json:

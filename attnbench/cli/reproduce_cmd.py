@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the SAB/RSM copy-task result at laptop scale, beside the papers' figures",
         description="Train lstm (full and truncated BPTT), dense, sab and rsm on copy at a delay truncated BPTT "
         "cannot bridge, evaluate transfer to longer delays, and print our accuracies beside the papers'. "
-        "The defaults take about 10 minutes on 2 CPU cores.",
+        "The defaults take under 20 minutes on 2 CPU cores.",
     )
     p.add_argument("--delay", type=int, default=d.delay, help="training delay T (default %(default)s)")
     p.add_argument(
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--steps", type=int, help="steps of every run (default: each run's own budget)")
     p.add_argument("--batch", type=int, default=d.batch, help="batch size (default %(default)s)")
-    p.add_argument("--hidden", type=int, default=d.hidden, help="hidden size H (default %(default)s)")
+    p.add_argument("--hidden", type=int, default=d.hidden_size, help="hidden size H (default %(default)s)")
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default %(default)s)")
     p.add_argument("--eval-batches", type=int, default=d.eval_batches, help="held-out batches (default %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of data and initialisation (default %(default)s)")
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         transfer=parse_ints(args.transfer, "--transfer"),
         steps=args.steps,
         batch=args.batch,
-        hidden=args.hidden,
+        hidden_size=args.hidden,
         lr=args.lr,
         eval_batches=args.eval_batches,
         seed=args.seed,

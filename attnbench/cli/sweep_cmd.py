@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from attnbench.cli._fields import add_fields, given
+from attnbench.config import OPTION_FIELDS
 from attnbench.errors import UsageError
+
+# Flags for every point setting, option and execution setting a spec file can hold (same names).
+SETTINGS = ("batch", "hidden_size", "device", "dtype", *OPTION_FIELDS, "timeout_s", "max_memory")
+ALIASES = {"hidden_size": "--hidden", "timeout_s": "--timeout"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,23 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--task-param", action="append", default=[], metavar="TASK.NAME=V1,V2")
     g.add_argument("--seeds", help="comma-separated seeds")
-    m = p.add_argument_group("measurement (override the spec)")
-    for flag, kind in (
-        ("--batch", int),
-        ("--hidden", int),
-        ("--repeats", int),
-        ("--warmup", int),
-        ("--train-steps", int),
-        ("--train-batch", int),
-        ("--lr", float),
-        ("--timeout", float),
-    ):
-        m.add_argument(flag, type=kind)
-    m.add_argument("--device", help="cpu, cuda or cuda:N")
-    m.add_argument("--dtype", help="float32 (default), float64, bfloat16, float16")
-    m.add_argument("--optimizer", help="adam or rmsprop")
-    m.add_argument("--max-memory", help="host memory limit per point, e.g. 8GiB: a point past it is stored as oom")
-    m.add_argument("--threads", type=int, help="torch intra-op threads per point (default: torch's)")
+    from attnbench.sweep.spec import EXECUTION, POINT_SETTINGS
+
+    m = p.add_argument_group("every point's settings and how it is measured (override the spec)")
+    add_fields(m, {**POINT_SETTINGS, **OPTION_FIELDS, **EXECUTION}, SETTINGS, aliases=ALIASES, show_defaults=False)
     e = p.add_argument_group("execution")
     e.add_argument("--executor", default="process", help="process (default), local (submitit) or slurm (submitit)")
     e.add_argument("--partition", help="slurm partition")
@@ -133,24 +126,7 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str]:
             for owner, values in extra.items():
                 merged.setdefault(owner, {}).update(values)
             changes[table] = merged
-    for field, attr in (
-        ("batch", "batch"),
-        ("hidden_size", "hidden"),
-        ("repeats", "repeats"),
-        ("warmup", "warmup"),
-        ("train_steps", "train_steps"),
-        ("train_batch", "train_batch"),
-        ("lr", "lr"),
-        ("timeout_s", "timeout"),
-        ("device", "device"),
-        ("dtype", "dtype"),
-        ("optimizer", "optimizer"),
-        ("max_memory", "max_memory"),
-        ("threads", "threads"),
-    ):
-        value = getattr(args, attr)
-        if value is not None:
-            changes[field] = value
+    changes.update(given(args, SETTINGS))
     return spec.replace(**changes), name
 
 

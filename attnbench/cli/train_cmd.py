@@ -6,14 +6,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from attnbench.cli._fields import add_fields, given
+from attnbench.config import point_id
 from attnbench.errors import UsageError
+from attnbench.params import ParameterError
 
 if TYPE_CHECKING:  # torch loads only when a command runs, so --help stays quick
     import torch
 
-    from attnbench.tasks.base import Task
+    from attnbench.config import Point
 
 
 def parse_assignments(items: list[str] | None, option: str) -> dict[str, str]:
@@ -28,19 +31,6 @@ def parse_assignments(items: list[str] | None, option: str) -> dict[str, str]:
             raise UsageError(f"{option} {name} given twice")
         out[name] = value.strip()
     return out
-
-
-def resolve_device(text: str) -> torch.device:
-    """A torch device that exists here; one-line :class:`UsageError` otherwise."""
-    import torch
-
-    try:
-        device = torch.device(text)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"--device {text!r}: not a torch device; expected e.g. cpu or cuda:0") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {text!r}: no CUDA device is available here")
-    return device
 
 
 def check_json_path(path: str | None) -> None:
@@ -66,86 +56,79 @@ def write_json(path: str, payload: dict) -> None:
         raise UsageError(f"--json {path}: cannot write: {exc.strerror or exc}") from None
 
 
-def add_configuration_arguments(p: argparse.ArgumentParser, seed: int) -> None:
+def add_configuration_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments that name what runs, shared by ``train`` and ``measure``: variant, task, length,
-    variant and task parameters, seed."""
+    variant and task parameters."""
     p.add_argument("--variant", required=True, help="variant name (see 'attnbench list variants')")
     p.add_argument("--task", required=True, help="task name (see 'attnbench list tasks')")
     p.add_argument("--seq-len", type=int, help="the task's sequence-length parameter (copy: the delay T)")
     p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="variant parameter (repeatable)")
     p.add_argument("--task-param", action="append", metavar="NAME=VALUE", help="task parameter (repeatable)")
-    p.add_argument("--seed", type=int, default=seed, help="seed of data and initialisation (default %(default)s)")
+
+
+TRAIN_POINT = ("hidden_size", "seed", "device")
+TRAIN_OPTIONS = ("train_steps", "train_batch", "optimizer", "lr", "clip", "eval_batches")
+TRAIN_DEFAULTS = {"train_steps": 1000}  # train exists to train
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``train`` subcommand."""
-    from attnbench.training import OPTIMIZERS, TrainConfig
+    from attnbench.config import OPTION_FIELDS, POINT_FIELDS
 
-    d = TrainConfig()
     p = sub.add_parser(
         "train",
         help="train a variant on a task and report its held-out score",
         description="Train a variant on a task with the released codes' defaults (Adam, lr 1e-3, clip 1.0) "
         "and report the held-out score, chance and transfer scores.",
     )
-    add_configuration_arguments(p, seed=d.seed)
-    p.add_argument("--steps", type=int, default=d.steps, help="optimiser steps (default %(default)s)")
-    p.add_argument("--batch", type=int, default=d.batch, help="batch size (default %(default)s)")
-    p.add_argument("--hidden", type=int, default=128, help="hidden size H (default %(default)s)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="(default %(default)s)")
-    p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default %(default)s)")
-    p.add_argument("--clip", type=float, default=d.clip, help="gradient-norm clip, 0 for none (default %(default)s)")
-    p.add_argument("--eval-batches", type=int, default=d.eval_batches, help="held-out batches (default %(default)s)")
-    p.add_argument("--device", default="cpu", help="torch device (default %(default)s)")
+    add_configuration_arguments(p)
+    add_fields(p, POINT_FIELDS, TRAIN_POINT, aliases={"hidden_size": "--hidden"})
+    add_fields(p, OPTION_FIELDS, TRAIN_OPTIONS, defaults=TRAIN_DEFAULTS,
+               aliases={"train_steps": "--steps", "train_batch": "--batch"})  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", metavar="PATH", help="write a machine-readable summary to PATH ('-': stdout)")
     p.set_defaults(func=run)
 
 
-def build_task_from_args(name: str, seq_len: int | None, items: list[str] | None) -> Task:
-    """The task named ``name`` with ``--task-param`` values and ``--seq-len`` applied."""
-    from attnbench.tasks import get_task
+def point_from_args(args: argparse.Namespace, names: tuple[str, ...]) -> Point:
+    """The :class:`~attnbench.config.Point` the configuration arguments and the point flags describe."""
+    from attnbench.config import Point
 
-    cls = get_task(name)
-    params: dict[str, Any] = parse_assignments(items, "--task-param")
-    if seq_len is not None:
-        length_param = cls.seq_len_param()
-        if length_param is None:
-            raise UsageError(f"--seq-len: task {name!r} has no sequence-length parameter; its length is fixed")
-        if length_param in params:
-            raise UsageError(f"--seq-len and --task-param {length_param}=... both set the length; give one")
-        params[length_param] = seq_len
-    return cls(**params)
+    return Point.make(
+        args.variant,
+        args.task,
+        seq_len=args.seq_len,
+        variant_params=parse_assignments(args.param, "--param"),
+        task_params=parse_assignments(args.task_param, "--task-param"),
+        **given(args, names),
+    )
+
+
+def device_of(point: Point) -> torch.device:
+    """The point's device, checked before a long run; the error names --device."""
+    try:
+        return point.torch_device()
+    except ParameterError as exc:
+        raise UsageError(f"--device {point.device!r}: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, print a summary line per score, and write the JSON summary if asked."""
-    from attnbench.training import TrainConfig, build_model, train
-    from attnbench.variants import get_variant
+    from attnbench.config import Options
+    from attnbench.training import train_point
 
-    task = build_task_from_args(args.task, args.seq_len, args.task_param)
-    cls = get_variant(args.variant)
-    vparams = cls.resolve(parse_assignments(args.param, "--param"))
-    reason = cls.skip(task.seq_len, **vparams)
+    point = point_from_args(args, TRAIN_POINT)
+    options = Options(**given(args, TRAIN_OPTIONS, TRAIN_DEFAULTS))
+    task = point.build_task()
+    reason = point.skip_reason
     if reason:
-        raise UsageError(f"variant {args.variant}: {reason}")
-    config = TrainConfig(
-        steps=args.steps,
-        batch=args.batch,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        clip=args.clip,
-        eval_batches=args.eval_batches,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
-    device = resolve_device(args.device)
+        raise UsageError(f"variant {point.variant}: {reason}")
+    device = device_of(point)
     check_json_path(args.json)
-    model = build_model(args.variant, task, args.hidden, args.seed, **vparams)
-    result = train(model, task, config, device)
+    result = train_point(point, options, progress=not args.no_progress)
     better = "higher" if result.higher_is_better else "lower"
     lines = [
-        f"{args.variant} on {task.label()}: {result.steps} steps in {result.wall_time_s:.1f} s",
+        f"{point.variant} on {task.label()}: {result.steps} steps in {result.wall_time_s:.1f} s",
         f"  held-out {result.metric} {result.score:.4f} ({better} is better; chance {result.chance:.4f})",
         f"  final training loss {result.final_loss:.4f}",
     ]
@@ -157,13 +140,15 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(lines), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         payload = {
-            "variant": args.variant,
-            "variant_params": vparams,
-            "hidden_size": args.hidden,
+            "point_id": point_id(point, options),
+            "label": point.label,
+            "variant": point.variant,
+            "variant_params": point.params,
+            "hidden_size": point.hidden_size,
             "task": task.name,
             "task_params": task.config,
             "seq_len": task.seq_len,
-            "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+            "config": {**{k: getattr(options, k) for k in TRAIN_OPTIONS}, "seed": point.seed},
             "device": str(device),
             **result.to_dict(),
         }

@@ -1,4 +1,4 @@
-"""``measure(spec)``: every figure of one configuration from one built model, as one result row.
+"""``measure(point, options)``: every figure of one configuration from one built model, as one result row.
 
 Order matters: the matrix-multiply rate first (cached per process), then with fresh peak-memory marks
 the timed forward passes and training steps, the energy window (GPU), the saved-tensor count and
@@ -21,20 +21,17 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
-from attnbench.errors import UsageError
+from attnbench.config import Options, Point, config_columns
 from attnbench.measure import energy as energy_mod
 from attnbench.measure import flops as flops_mod
 from attnbench.measure import memory, reach
-from attnbench.measure import spec as spec_mod
 from attnbench.measure._device import Unavailable
 from attnbench.measure.allocator import keep_freed_memory
 from attnbench.measure.environment import environment
-from attnbench.measure.spec import MeasureSpec
 from attnbench.measure.timing import time_fn
 from attnbench.schema import empty_row
-from attnbench.tasks import build_task
 from attnbench.tasks.base import Task
-from attnbench.variants import RecurrentVariant, Shape, get_variant
+from attnbench.variants import RecurrentVariant, Shape
 
 R = TypeVar("R")
 JSON_COLUMNS = ("variant_params", "task_params", "transfer_scores", "grad_reach", "missing")
@@ -64,52 +61,34 @@ class _Row:
         self.row.update(values)
 
 
-def _batch(task: Task, spec: MeasureSpec, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    generator = torch.Generator().manual_seed(spec.seed)
-    x, y = task.sample(spec.batch, generator, device)
+def _batch(task: Task, point: Point, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    generator = torch.Generator().manual_seed(point.seed)
+    x, y = task.sample(point.batch, generator, device)
     x = x.to(dtype) if x.is_floating_point() else x
     y = y.to(dtype) if y.is_floating_point() else y
     return x, y
 
 
-def _build(
-    variant_cls: type[RecurrentVariant],
-    task: Task,
-    params: dict[str, Any],
-    spec: MeasureSpec,
-    device: torch.device,
-    dtype: torch.dtype,
-) -> RecurrentVariant:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(spec.seed)
-        model = variant_cls(task.input_size, task.output_size, spec.hidden_size, **params)
-    return model.to(device=device, dtype=dtype).train()
-
-
-def measure(spec: MeasureSpec) -> dict[str, Any]:
+def measure(point: Point, options: Options | None = None, *, progress: bool = False) -> dict[str, Any]:
     """Measure one configuration; return one row with every column of :mod:`attnbench.schema`.
 
     The JSON columns (:data:`JSON_COLUMNS`) hold JSON text, e.g. ``missing`` is ``'{"energy_j": "..."}'``.
+    ``options`` defaults to ``Options()``; ``progress`` shows a bar during the accuracy run.
 
-    Raises :class:`~attnbench.errors.UsageError` / ``ParameterError`` / ``UnknownNameError`` for a
-    configuration that cannot be built. A combination the variant's ``skip`` rejects gives a row with
-    status ``skipped`` and the reason in ``error``.
+    Raises :class:`~attnbench.params.ParameterError` / ``UnknownNameError`` for a configuration that
+    cannot be built here (a device this machine lacks). A combination the variant's ``skip`` rejects
+    gives a row with status ``skipped`` and the reason in ``error``.
     """
+    options = options or Options()
     started = time.perf_counter()
     keep_freed_memory()  # timings of the computation, not of page faults
-    device, dtype = spec_mod.resolve_device(spec.device), spec_mod.resolve_dtype(spec.dtype)
-    task = build_task(spec.task, **spec.task_params)
-    if spec.seq_len is not None:
-        if task.seq_len_param() in spec.task_params:
-            raise UsageError(f"seq_len and task parameter {task.seq_len_param()} both set the length; give one")
-        task = task.with_seq_len(spec.seq_len)
-    variant_cls = get_variant(spec.variant)
-    params = variant_cls.resolve(spec.variant_params)
+    device, dtype = point.torch_device(), point.torch_dtype()
+    task = point.build_task()
     out = _Row()
-    out.set(**spec_mod.config_columns(spec, task, variant_cls, params, device, dtype))
-    skip = variant_cls.skip(task.seq_len, **params)
+    out.set(**config_columns(point, options))
+    skip = point.variant_cls().skip(task.seq_len, **point.params)
     if skip is None:
-        _measure_into(out, spec, task, variant_cls, params, device, dtype)
+        _measure_into(out, point, options, task, device, dtype, progress)
         out.set(status="ok", error="")
     else:
         out.set(status="skipped", error=skip)
@@ -118,23 +97,24 @@ def measure(spec: MeasureSpec) -> dict[str, Any]:
     out.missing.update(env_missing)
     out.set(missing=dict(sorted(out.missing.items())), wall_time_s=time.perf_counter() - started)
     for column in JSON_COLUMNS:  # stored as JSON text, like every other producer of rows
-        if out.row[column] is not None:
+        if out.row[column] is not None and not isinstance(out.row[column], str):
             out.row[column] = json.dumps(out.row[column], sort_keys=True)
     return out.row
 
 
 def _measure_into(
     out: _Row,
-    spec: MeasureSpec,
+    point: Point,
+    options: Options,
     task: Task,
-    variant_cls: type[RecurrentVariant],
-    params: dict[str, Any],
     device: torch.device,
     dtype: torch.dtype,
+    progress: bool,
 ) -> None:
-    model = _build(variant_cls, task, params, spec, device, dtype)
-    x, y = _batch(task, spec, device, dtype)
-    b, t_len, h = spec.batch, task.seq_len, spec.hidden_size
+    variant_cls, params = point.variant_cls(), point.params
+    model = point.build_model(task)
+    x, y = _batch(task, point, device, dtype)
+    b, t_len, h = point.batch, task.seq_len, point.hidden_size
 
     def forward() -> Tensor:
         return model(x).logits
@@ -149,8 +129,8 @@ def _measure_into(
     # ----- time and peak memory ------------------------------------------------------------------
     memory.reset_peak_rss()
     memory.reset_cuda_peaks(device)
-    fwd = time_fn(forward, repeats=spec.repeats, warmup=spec.warmup, device=device, label="forward")
-    stp = time_fn(step, repeats=spec.repeats, warmup=spec.warmup, device=device, label="step")
+    fwd = time_fn(forward, repeats=options.repeats, warmup=options.warmup, device=device, label="forward")
+    stp = time_fn(step, repeats=options.repeats, warmup=options.warmup, device=device, label="step")
     out.set(**fwd.columns("fwd_time"), **stp.columns("step_time"))
     if stp.median <= 0:  # below the clock's resolution: no rate can be derived
         out.lack(("tokens_per_s", "flops_per_s", "peak_fraction"), "training step faster than the clock resolves")
@@ -165,7 +145,7 @@ def _measure_into(
     # ----- energy (NVIDIA GPUs) ------------------------------------------------------------------
     reading = out.attempt(
         ("energy_j", "power_w"),
-        lambda: energy_mod.measure_energy(step, device, min_window_s=spec.energy_window_s),
+        lambda: energy_mod.measure_energy(step, device, min_window_s=options.energy_window_s),
     )
     if reading is not None:
         out.set(energy_j=reading.joules_per_step, power_w=reading.watts)
@@ -187,8 +167,8 @@ def _measure_into(
 
     # ----- accuracy run, then gradient reach on the trained model --------------------------------
     out.set(score_metric=task.metric, higher_is_better=task.higher_is_better, chance=task.chance)
-    _train_into(out, spec, task, model, device)
-    if spec.reach:
+    _train_into(out, point, options, task, model, device, progress)
+    if options.reach:
         out.set(grad_reach=reach.gradient_reach(model, task, x, y))
     else:
         out.lack(("grad_reach",), "not asked for (reach=False)")
@@ -197,23 +177,15 @@ def _measure_into(
 TRAIN_COLUMNS = ("score", "final_loss", "train_time_s", "transfer_scores")
 
 
-def _train_into(out: _Row, spec: MeasureSpec, task: Task, model: RecurrentVariant, device: torch.device) -> None:
-    if spec.train_steps == 0:
+def _train_into(
+    out: _Row, point: Point, options: Options, task: Task, model: RecurrentVariant, device: torch.device, progress: bool
+) -> None:
+    if options.train_steps == 0:
         out.lack(TRAIN_COLUMNS, "train_steps=0: no accuracy run")
         return
-    from attnbench.training import TrainConfig, train
+    from attnbench.training import train
 
-    config = TrainConfig(
-        steps=spec.train_steps,
-        batch=spec.train_batch or spec.batch,
-        optimizer=spec.optimizer,
-        lr=spec.lr,
-        clip=spec.clip,
-        eval_batches=spec.eval_batches,
-        seed=spec.seed,
-        progress=spec.progress,
-    )
-    result = train(model, task, config, device=str(device))
+    result = train(model, task, options, device=device, seed=point.seed, progress=progress)
     out.set(score=result.score, final_loss=result.final_loss, train_time_s=result.wall_time_s)
     if result.transfer_scores:
         out.set(transfer_scores={str(k): v for k, v in sorted(result.transfer_scores.items())})

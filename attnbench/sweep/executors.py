@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from attnbench.config import Job as Point  # a point and its options
 from attnbench.results import ResultsDir
-from attnbench.sweep.expand import Point
 from attnbench.sweep.worker import failure_row, run_point
 
 Done = Callable[[Point, dict[str, Any] | None], None]

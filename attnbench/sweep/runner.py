@@ -15,9 +15,9 @@ from tqdm.auto import tqdm
 from attnbench.errors import UsageError
 from attnbench.results import ResultsDir
 from attnbench.sweep.executors import ProcessExecutor, SubmititExecutor
-from attnbench.sweep.expand import Point, expand
+from attnbench.config import Job
+from attnbench.sweep.expand import expand
 from attnbench.sweep.spec import SweepSpec, parse_bytes
-from attnbench.tasks import build_task
 from attnbench.variants import get_variant
 from attnbench.variants.base import Shape
 
@@ -28,8 +28,8 @@ RETRIED = ("error", "timeout")  # statuses --retry-failed runs again
 class Plan:
     """The points of a sweep split into those to run and those already stored."""
 
-    points: list[Point]
-    todo: list[Point]
+    points: list[Job]
+    todo: list[Job]
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -49,29 +49,30 @@ def plan(spec: SweepSpec, out: Path, *, resume: bool, retry_failed: bool = False
     return Plan(points, todo, stored)
 
 
-def estimate(point: Point) -> dict[str, Any]:
-    """Cost estimate of a point from its variant's analytic FLOPs (None where the variant has none)."""
-    task = build_task(point.task, **dict(point.task_params))
+def estimate(job: Job) -> dict[str, Any]:
+    """Cost estimate of a job from its variant's analytic FLOPs (None where the variant has none)."""
+    point, options = job
+    task = point.build_task()
     shape = Shape(point.batch, task.seq_len, task.input_size, task.output_size, point.hidden_size)
     flops = get_variant(point.variant).analytic_flops(shape, **dict(point.variant_params))
     per_step = None if flops is None else flops.total
-    train_shape = Shape(point.train_batch, task.seq_len, task.input_size, task.output_size, point.hidden_size)
+    train_shape = Shape(options.train_batch, task.seq_len, task.input_size, task.output_size, point.hidden_size)
     train = get_variant(point.variant).analytic_flops(train_shape, **dict(point.variant_params))
-    steps = point.warmup + point.repeats
+    steps = options.warmup + options.repeats
     total = None
     if per_step is not None and train is not None:
-        total = per_step * steps * 3 + train.total * point.train_steps  # timing + memory/FLOP passes + training
+        total = per_step * steps * 3 + train.total * options.train_steps  # timing + memory/FLOP passes + training
     return {
         "label": point.label,
         "task": point.task,
         "seq_len": task.seq_len,
         "step_gflop": per_step and per_step / 1e9,
         "total_gflop": total and total / 1e9,
-        "skip": point.skip_reason or "",
+        "skip": job.skip_reason or "",
     }
 
 
-def dry_run_table(points: list[Point]) -> pd.DataFrame:
+def dry_run_table(points: list[Job]) -> pd.DataFrame:
     """One row per point: label, task, length, analytic GFLOP per step and in all, skip reason."""
     return pd.DataFrame([estimate(p) for p in points])
 
@@ -94,7 +95,7 @@ def run(spec: SweepSpec, out: Path, executor: Any, the_plan: Plan, progress: boo
     started = time.perf_counter()
     bar = tqdm(total=len(todo), unit="point", disable=not progress, dynamic_ncols=True, file=sys.stderr)
 
-    def done(point: Point, row: dict[str, Any] | None) -> None:
+    def done(point: Job, row: dict[str, Any] | None) -> None:
         if row is not None:
             rows.append(row)
             counts = Counter(r.get("status") for r in rows)

@@ -1,7 +1,9 @@
 """Sweep specifications: a TOML or YAML file, a built-in preset, and command-line overrides.
 
 A spec names the variants and tasks, the three sweep axes (sequence length, memory size, top-k), any
-other variant or task parameter to fix or sweep, and how each point is measured. Example (TOML)::
+other variant or task parameter to fix or sweep, the settings of every point and how each point is
+measured: every field of :class:`attnbench.config.Point` and :class:`attnbench.config.Options`
+(``clip``, ``eval_batches``, ``reach`` and the rest included) can be set. Example (TOML)::
 
     variants = ["lstm", "dense", "sab", "rsm"]
     tasks = ["copy"]
@@ -32,71 +34,93 @@ from typing import Any
 
 import yaml
 
+from attnbench.config import DTYPE_ALIASES, DTYPE_NAMES, OPTION_FIELDS, POINT_FIELDS, Options, check_device
 from attnbench.errors import UsageError
-from attnbench.params import AXES
+from attnbench.params import AXES, Param, ParameterError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEVICES = ("cpu", "cuda")
-DTYPES = ("float32", "float64", "bfloat16", "float16")
+# Settings of the sweep itself; the settings of its points and their options are declared once, in
+# attnbench.config (Point and Options), and every one of them can be set here.
+EXECUTION: dict[str, Param] = {
+    p.name: p
+    for p in (
+        Param("timeout_s", 900.0, float, above=0, help="time limit per point, seconds"),
+        Param("max_memory", None, str, none_means="no limit", help="host memory limit per point, e.g. 8GiB"),
+    )
+}
+# The point fields a spec sets for every point (variant, task, their parameters and the seed are the grid's).
+POINT_SETTINGS: dict[str, Param] = {k: v for k, v in POINT_FIELDS.items() if k != "seed"}
 
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """Everything a sweep needs; every field has a default, files and flags override fields."""
+    """Everything a sweep needs; every field has a default, files and flags override fields.
+
+    ``settings`` holds the point settings given (batch, hidden_size, device, dtype; the rest take
+    :class:`~attnbench.config.Point`'s defaults), ``options`` how each point is measured. Both read
+    as attributes too: ``spec.batch``, ``spec.repeats``.
+    """
 
     variants: tuple[str, ...] = ("lstm", "dense", "sab", "rsm")
     tasks: tuple[str, ...] = ("copy",)
     axes: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # seq_len / memory / top_k -> values
     variant_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # variant -> {param: value|list}
     task_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    batch: int = 8
-    hidden_size: int = 64
     seeds: tuple[int, ...] = (0,)
-    device: str = "cpu"
-    dtype: str = "float32"
-    warmup: int = 1  # untimed steps before timing
-    repeats: int = 5  # timed steps per point
-    train_steps: int = 0  # optimiser steps for accuracy (0: costs only)
-    train_batch: int = 32
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    timeout_s: float = 900.0  # per point
-    max_memory: str | None = None  # host memory limit per worker, e.g. "8GiB"
-    threads: int | None = None  # torch intra-op threads per worker (None: torch's default)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    options: Options = field(default_factory=Options)
+    timeout_s: float = EXECUTION["timeout_s"].default
+    max_memory: str | None = EXECUTION["max_memory"].default
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in POINT_SETTINGS:
+            return self.settings.get(name, POINT_SETTINGS[name].default)
+        if name in OPTION_FIELDS:
+            return getattr(self.options, name)
+        raise AttributeError(name)
+
+    def flat(self) -> dict[str, Any]:
+        """The spec as the flat table a spec file holds."""
+        grid = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("settings", "options")}
+        return {**grid, **self.settings, **dataclasses.asdict(self.options)}
 
     def replace(self, **changes: Any) -> SweepSpec:
-        """A copy with ``changes`` applied and validated."""
-        return from_mapping({**dataclasses.asdict(self), **changes}, source="command line")
+        """A copy with ``changes`` (flat names, as in a spec file) applied and validated."""
+        return from_mapping({**self.flat(), **changes}, source="command line")
 
 
 _TUPLES = ("variants", "tasks", "seeds")
+GRID_FIELDS = ("variants", "tasks", "axes", "variant_params", "task_params", "seeds")
+KNOWN = (*GRID_FIELDS, *POINT_SETTINGS, *OPTION_FIELDS, *EXECUTION)
 
 
-def _positive(name: str, value: Any, source: str, *, zero: bool = False) -> None:
-    low = 0 if zero else 1
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
-        raise UsageError(f"{source}: {name}={value!r} is not allowed; expected a number >= {low}")
+def _positive(name: str, value: Any, source: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+        raise UsageError(f"{source}: {name}={value!r} is not allowed; expected a number >= 1")
 
 
 def from_mapping(data: Mapping[str, Any], source: str) -> SweepSpec:
     """Build and validate a spec from a parsed file or dict; errors name the file and the bad value."""
     if not isinstance(data, Mapping):
         raise UsageError(f"{source}: expected a table of sweep settings, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(SweepSpec)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - set(KNOWN))
     if unknown:
-        raise UsageError(f"{source}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(known))}")
-    values = dict(data)
+        raise UsageError(f"{source}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(KNOWN))}")
+    values = {k: v for k, v in data.items() if k in GRID_FIELDS}
     for name in _TUPLES:
         if name in values:
             raw = values[name]
             values[name] = tuple(raw) if isinstance(raw, (list, tuple)) else (raw,)
             if not values[name]:
                 raise UsageError(f"{source}: {name} is empty; give at least one value")
+    for seed in values.get("seeds", ()):
+        POINT_FIELDS["seed"].validate(seed, source)
     axes = values.get("axes", {}) or {}
     if not isinstance(axes, Mapping):
         raise UsageError(f"{source}: axes must be a table of axis = [values]")
@@ -118,25 +142,22 @@ def from_mapping(data: Mapping[str, Any], source: str) -> SweepSpec:
         if not isinstance(raw, Mapping) or not all(isinstance(v, Mapping) for v in raw.values()):
             raise UsageError(f"{source}: {table} must be a table of name = {{parameter = value}}")
         values[table] = {k: dict(v) for k, v in raw.items()}
-    spec = SweepSpec(**values)
-    for name in ("batch", "hidden_size", "repeats", "train_batch"):
-        _positive(name, getattr(spec, name), source)
-    for name in ("warmup", "train_steps"):
-        _positive(name, getattr(spec, name), source, zero=True)
-    _positive("timeout_s", spec.timeout_s, source)
-    if spec.threads is not None:
-        _positive("threads", spec.threads, source)
-    if not (isinstance(spec.lr, (int, float)) and spec.lr > 0):
-        raise UsageError(f"{source}: lr={spec.lr!r} is not allowed; expected a number > 0")
-    if spec.device.split(":")[0] not in DEVICES:
-        raise UsageError(f"{source}: device={spec.device!r} is not allowed; expected cpu, cuda or cuda:N")
-    if spec.dtype not in DTYPES:
-        raise UsageError(f"{source}: dtype={spec.dtype!r} is not allowed; expected one of {', '.join(DTYPES)}")
-    if spec.optimizer not in ("adam", "rmsprop"):
-        raise UsageError(f"{source}: optimizer={spec.optimizer!r} is not allowed; expected adam or rmsprop")
-    if spec.max_memory is not None:
-        parse_bytes(spec.max_memory, f"{source}: max_memory")
-    return spec
+    given = dict(data)
+    if isinstance(given.get("dtype"), str):  # aliases (bf16) as a Point takes them
+        given["dtype"] = DTYPE_ALIASES.get(given["dtype"].lower(), given["dtype"].lower())
+    settings = {k: POINT_SETTINGS[k].validate(given[k], source) for k in POINT_SETTINGS if k in given}
+    if "device" in settings:
+        check_device(settings["device"], source)
+    if settings.get("dtype", DTYPE_NAMES[0]) not in DTYPE_NAMES:
+        raise UsageError(f"{source}: dtype={data['dtype']!r} is not allowed; expected one of {', '.join(DTYPE_NAMES)}")
+    try:
+        options = Options(**{k: data[k] for k in OPTION_FIELDS if k in data})
+    except ParameterError as exc:
+        raise UsageError(f"{source}: {exc}") from None
+    execution = {k: EXECUTION[k].validate(data[k], source) for k in EXECUTION if k in data}
+    if execution.get("max_memory") is not None:
+        parse_bytes(execution["max_memory"], f"{source}: max_memory")
+    return SweepSpec(**values, settings=settings, options=options, **execution)
 
 
 def parse_bytes(text: str, source: str = "max_memory") -> int:

@@ -16,42 +16,15 @@ import time
 import traceback
 from typing import Any
 
+from attnbench.config import Job, config_columns
 from attnbench.results import ResultsDir
-from attnbench.schema import SCHEMA_VERSION
-from attnbench.sweep.expand import Point
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "not enough memory")
 
 
-def config_row(point: Point) -> dict[str, Any]:
-    """The configuration columns of ``point``."""
-    return {
-        "point_id": point.point_id,
-        "label": point.label,
-        "variant": point.variant,
-        "variant_params": json.dumps(dict(point.variant_params), sort_keys=True),
-        "task": point.task,
-        "task_params": json.dumps(dict(point.task_params), sort_keys=True),
-        "seq_len": _task_seq_len(point),
-        "memory": point.axis_value("memory"),
-        "top_k": point.axis_value("top_k"),
-        "batch": point.batch,
-        "hidden_size": point.hidden_size,
-        "device": point.device,
-        "dtype": point.dtype,
-        "seed": point.seed,
-        "train_steps": point.train_steps,
-        "schema_version": SCHEMA_VERSION,
-    }
-
-
-def _task_seq_len(point: Point) -> int | None:
-    from attnbench.tasks import build_task
-
-    try:
-        return build_task(point.task, **dict(point.task_params)).seq_len
-    except Exception:  # a task that cannot even be built is reported by the measurement itself
-        return None
+def config_row(job: Job) -> dict[str, Any]:
+    """The configuration columns of ``job``."""
+    return config_columns(job.point, job.options)
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -74,7 +47,7 @@ def _environment(device: str) -> dict[str, Any]:
         return {"missing": json.dumps({"environment": f"could not be read: {exc}"})}
 
 
-def _inject_fault(point: Point) -> None:
+def _inject_fault(job: Job) -> None:
     """Test hook: ATTNBENCH_FAULT="kind" or "kind@label" makes the worker fail on purpose.
 
     kill: SIGKILL itself; hang: sleep past any time limit; oom: raise torch's out-of-memory error;
@@ -84,7 +57,7 @@ def _inject_fault(point: Point) -> None:
     if not fault:
         return
     kind, _, label = fault.partition("@")
-    if label and label != point.label:
+    if label and label != job.label:
         return
     if kind == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
@@ -98,42 +71,25 @@ def _inject_fault(point: Point) -> None:
         raise RuntimeError("simulated failure")
 
 
-def measure_point(point: Point) -> dict[str, Any]:
-    """Run the measurement of one point in this process and return its complete row."""
-    from attnbench.measure import MeasureSpec, measure
+def measure_point(job: Job) -> dict[str, Any]:
+    """Run the measurement of one job in this process and return its complete row."""
+    from attnbench.measure import measure
 
-    row = config_row(point)
+    row = config_row(job)
     started = time.perf_counter()
-    if point.skip_reason is not None:
-        row.update(status="skipped", error=point.skip_reason)
-        row.update(_environment(point.device))
+    skip = job.skip_reason
+    if skip is not None:
+        row.update(status="skipped", error=skip)
+        row.update(_environment(job.point.device))
         row["wall_time_s"] = time.perf_counter() - started
         return row
     try:
-        _inject_fault(point)
-        spec = MeasureSpec(
-            variant=point.variant,
-            variant_params=dict(point.variant_params),
-            task=point.task,
-            task_params=dict(point.task_params),
-            batch=point.batch,
-            hidden_size=point.hidden_size,
-            device=point.device,
-            dtype=point.dtype,
-            seed=point.seed,
-            warmup=point.warmup,
-            repeats=point.repeats,
-            train_steps=point.train_steps,
-            train_batch=point.train_batch,
-            lr=point.lr,
-            optimizer=point.optimizer,
-        )
-        measured = measure(spec)
-        row.update({k: v for k, v in measured.items() if k not in ("point_id", "label")})
+        _inject_fault(job)
+        row.update(measure(job.point, job.options))  # the same point_id and label as config_row's
         row["status"] = "ok"
     except Exception as exc:
         status = "oom" if is_oom(exc) else "error"
-        row.update(_environment(point.device))
+        row.update(_environment(job.point.device))
         row.update(
             status=status, error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         )
@@ -154,19 +110,19 @@ def limit_memory(max_bytes: int | None) -> None:
 def run_point(point_json: str, results_dir: str, max_memory: int | None = None) -> str:
     """Worker entry point: measure the point, store its row; returns the row's status."""
     limit_memory(max_memory)
-    point = Point.from_json(point_json)
-    if point.threads is not None:
+    job = Job.from_json(point_json)
+    if job.options.threads is not None:
         import torch
 
-        torch.set_num_threads(point.threads)
-    row = measure_point(point)
+        torch.set_num_threads(job.options.threads)
+    row = measure_point(job)
     ResultsDir(results_dir).write(row)
     return str(row["status"])
 
 
-def failure_row(point: Point, status: str, message: str, wall_time_s: float) -> dict[str, Any]:
+def failure_row(job: Job, status: str, message: str, wall_time_s: float) -> dict[str, Any]:
     """The row the parent stores for a worker that could not store one itself (killed, timed out)."""
-    row = config_row(point)
-    row.update(_environment(point.device))
+    row = config_row(job)
+    row.update(_environment(job.point.device))
     row.update(status=status, error=message, wall_time_s=wall_time_s)
     return row
