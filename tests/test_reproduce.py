@@ -24,7 +24,7 @@ def test_runs_cover_the_papers_comparison():
 
 
 def test_tiny_reproduction_table():
-    config = ReproduceConfig(delay=3, transfer=(5,), steps=2, batch=4, hidden=4, eval_batches=1,
+    config = ReproduceConfig(delay=3, transfer=(5,), steps=2, batch=4, hidden_size=4, eval_batches=1,
                              runs=("lstm", "sab"), progress=False)  # fmt: skip
     lines: list[str] = []
     results = reproduce(config, log=lines.append)
@@ -61,7 +61,7 @@ def test_reproduce_command_tiny(tmp_path, capsys):
         ({"runs": ("lstm", "gru")}, UsageError, "unknown run 'gru'; known runs: lstm, lstm_tbptt"),
         ({"runs": ()}, UsageError, "unknown run"),
         ({"steps": 0}, ParameterError, "steps=0"),
-        ({"hidden": 0}, ParameterError, "hidden=0"),
+        ({"hidden_size": 0}, ParameterError, "hidden_size=0"),
     ],
 )
 def test_bad_config(kwargs, error, message):

@@ -9,9 +9,13 @@ import torch
 
 from attnbench.params import ParameterError
 from attnbench.tasks import build_task
-from attnbench.training import TrainConfig, TrainResult, build_model, evaluate, train, train_variant
+from attnbench.config import Options, Point
+from attnbench.training import TrainResult, build_model, evaluate, train, train_point
 
-QUIET = {"progress": False}
+
+def train_variant(variant, task, options, hidden_size, seed=0, **params):
+    """What train_point does, for a task built here: seeded model, then train."""
+    return train(build_model(variant, task, hidden_size, seed, **params), task, options, seed=seed)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -20,35 +24,47 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize(
     "field, value, allowed",
     [
-        ("steps", 0, "integer >= 1"),
-        ("steps", -3, "integer >= 1"),
-        ("steps", 2.5, "integer >= 1"),
-        ("batch", 0, "integer >= 1"),
+        ("train_steps", 0, "integer >= 1"),  # Options allow 0 (costs only); train does not
+        ("train_steps", -3, "integer >= 0"),
+        ("train_steps", 2.5, "integer >= 0"),
+        ("train_batch", 0, "integer >= 1"),
         ("eval_batches", 0, "integer >= 1"),
         ("seed", -1, "integer >= 0"),
-        ("optimizer", "sgd", "adam, rmsprop"),
+        ("optimizer", "sgd", "'adam', 'rmsprop'"),
         ("lr", 0.0, "> 0"),
         ("lr", float("nan"), "> 0"),
         ("clip", -1.0, ">= 0"),
     ],
 )
 def test_bad_config_is_a_one_line_parameter_error(field, value, allowed):
+    task = build_task("copy", seq_len=2)
     with pytest.raises(ParameterError, match=allowed) as info:
-        TrainConfig(**{field: value})
-    message = str(info.value)
-    assert message.startswith(f"train: {field}=") and "\n" not in message
+        if field == "seed":
+            Point("lstm", "copy", seed=value)
+        else:
+            train(build_model("lstm", task, 4), task, Options(**{"train_steps": 1, field: value}))
+    message = str(info.value).removeprefix("train: ")
+    assert message.startswith(f"{field}=") and "\n" not in message
+
+
+def test_train_point_is_train_of_the_seeded_model():
+    point = Point.make("lstm", "copy", seq_len=3, hidden_size=8, seed=2)
+    options = Options(train_steps=3, train_batch=4, eval_batches=1)
+    a = train_point(point, options)
+    b = train_variant("lstm", point.build_task(), options, hidden_size=8, seed=2)
+    assert a.history[:-1] == b.history[:-1] and a.score == b.score
 
 
 def test_model_and_task_sizes_must_match():
     task = build_task("copy", seq_len=3)
     model = build_model("lstm", build_task("adding", seq_len=4), hidden_size=4)
     with pytest.raises(ParameterError, match="task copy needs 10 to 9"):
-        train(model, task, TrainConfig(steps=1, **QUIET))
+        train(model, task, Options(train_steps=1))
 
 
 def test_result_fields_and_history():
     task = build_task("copy", seq_len=3)
-    result = train_variant("lstm", task, TrainConfig(steps=7, batch=4, eval_batches=2, **QUIET), hidden_size=8)
+    result = train_variant("lstm", task, Options(train_steps=7, train_batch=4, eval_batches=2), hidden_size=8)
     assert isinstance(result, TrainResult)
     assert result.steps == 7 and result.metric == "accuracy" and result.higher_is_better
     assert result.chance == pytest.approx(1 / 8) and 0 <= result.score <= 1
@@ -62,17 +78,17 @@ def test_result_fields_and_history():
 
 def test_history_is_capped_for_long_runs():
     task = build_task("copy", seq_len=1)
-    result = train_variant("lstm", task, TrainConfig(steps=250, batch=2, eval_batches=1, **QUIET), hidden_size=4)
+    result = train_variant("lstm", task, Options(train_steps=250, train_batch=2, eval_batches=1), hidden_size=4)
     steps = [h["step"] for h in result.history if h["split"] == "train"]
     assert steps[0] == 2 and steps[-1] == 250 and len(steps) == 125
 
 
 def test_deterministic_for_a_seed_on_cpu():
     task = build_task("copy", seq_len=4)
-    config = TrainConfig(steps=5, batch=4, eval_batches=2, seed=3, **QUIET)
-    a = train_variant("sab", task, config, hidden_size=8, k_att=2, k_top=2, k_trunc=3)
-    b = train_variant("sab", task, config, hidden_size=8, k_att=2, k_top=2, k_trunc=3)
-    c = train_variant("sab", task, TrainConfig(steps=5, batch=4, eval_batches=2, seed=4, **QUIET), hidden_size=8)
+    config = Options(train_steps=5, train_batch=4, eval_batches=2)
+    a = train_variant("sab", task, config, hidden_size=8, seed=3, k_att=2, k_top=2, k_trunc=3)
+    b = train_variant("sab", task, config, hidden_size=8, seed=3, k_att=2, k_top=2, k_trunc=3)
+    c = train_variant("sab", task, config, hidden_size=8, seed=4)
     assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
     assert a.score == b.score
     assert [h["loss"] for h in a.history] != [h["loss"] for h in c.history]
@@ -91,7 +107,7 @@ def test_build_model_leaves_global_rng_alone():
 
 def test_transfer_scores_at_every_evaluation_length():
     task = build_task("transfer_copy", seq_len=3, eval_lens="5,8")
-    result = train_variant("lstm", task, TrainConfig(steps=2, batch=4, eval_batches=1, **QUIET), hidden_size=4)
+    result = train_variant("lstm", task, Options(train_steps=2, train_batch=4, eval_batches=1), hidden_size=4)
     assert sorted(result.transfer_scores) == [5, 8]
     assert all(0 <= s <= 1 for s in result.transfer_scores.values())
     assert result.to_dict()["transfer_scores"].keys() == {"5", "8"}
@@ -108,14 +124,14 @@ def test_evaluate_restores_training_mode_and_is_repeatable():
 
 def test_rmsprop_and_no_clipping_run():
     task = build_task("adding", seq_len=6)
-    config = TrainConfig(steps=3, batch=4, optimizer="rmsprop", clip=0.0, eval_batches=1, **QUIET)
+    config = Options(train_steps=3, train_batch=4, optimizer="rmsprop", clip=0.0, eval_batches=1)
     result = train_variant("lstm", task, config, hidden_size=4)
     assert result.metric == "mse" and not result.higher_is_better and result.score >= 0
 
 
 def test_small_lstm_learns_short_copy_well_above_chance():
     task = build_task("copy", seq_len=1)
-    config = TrainConfig(steps=1500, batch=32, lr=1e-2, eval_batches=4, **QUIET)
+    config = Options(train_steps=1500, train_batch=32, lr=1e-2, eval_batches=4)
     result = train_variant("lstm", task, config, hidden_size=64)
     assert result.score > 2.5 * result.chance  # about 0.45 after 1500 steps, 0.6 after 2000
     assert result.final_loss < 0.8 * result.history[0]["loss"]
@@ -123,7 +139,7 @@ def test_small_lstm_learns_short_copy_well_above_chance():
 
 def test_on_step_sees_every_step_and_leaves_training_as_it_was():
     task = build_task("adding", seq_len=6)
-    config = TrainConfig(steps=4, batch=4, eval_batches=1, **QUIET)
+    config = Options(train_steps=4, train_batch=4, eval_batches=1)
     seen = []
     with_hook = train(build_model("lstm", task, 4), task, config, on_step=lambda step, model: seen.append(step))
     without = train(build_model("lstm", task, 4), task, config)

@@ -85,7 +85,7 @@ def measure(point: Point, options: Options | None = None, *, progress: bool = Fa
     device, dtype = point.torch_device(), point.torch_dtype()
     task = point.build_task()
     out = _Row()
-    out.set(**config_columns(point, options))
+    out.set(**{**config_columns(point, options), "device": str(device)})  # where it ran: cuda -> cuda:0
     skip = point.variant_cls().skip(task.seq_len, **point.params)
     if skip is None:
         _measure_into(out, point, options, task, device, dtype, progress)

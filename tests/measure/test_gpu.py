@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from attnbench.measure import MeasureSpec, measure
+from attnbench.config import Options, Point
+from attnbench.measure import measure
 from attnbench.measure.flops import count_flops
 from attnbench.measure.timing import time_fn
 
@@ -19,8 +20,8 @@ pytestmark = [
 
 
 def test_measure_on_a_gpu_fills_the_gpu_columns(tiny_task: str) -> None:
-    spec = MeasureSpec("rsm", tiny_task, seq_len=32, batch=8, hidden_size=32, device="cuda", repeats=5)
-    row = measure(spec)
+    point = Point.make("rsm", tiny_task, seq_len=32, batch=8, hidden_size=32, device="cuda")
+    row = measure(point, Options(repeats=5))
     missing = json.loads(row["missing"])
     assert row["device"].startswith("cuda:") and row["gpu_name"]
     assert 0 < row["cuda_peak_allocated_bytes"] <= row["cuda_peak_reserved_bytes"]

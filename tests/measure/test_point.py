@@ -7,7 +7,8 @@ import json
 import pytest
 
 from attnbench.errors import UsageError
-from attnbench.measure import MeasureSpec, measure
+from attnbench.config import OPTION_FIELDS, Options, Point
+from attnbench.measure import measure
 from attnbench.measure.point import JSON_COLUMNS
 from attnbench.params import ParameterError
 from attnbench.schema import COLUMNS, METRIC_COLUMNS
@@ -21,13 +22,14 @@ def _decoded(row: dict) -> dict:
     return {k: json.loads(v) if k in JSON_COLUMNS and v is not None else v for k, v in row.items()}
 
 
-def _spec(task: str, **kw) -> MeasureSpec:
-    base = {"batch": 2, "hidden_size": 8, "seq_len": 10, "repeats": 3, "warmup": 1}
-    return MeasureSpec(kw.pop("variant", "rsm"), task, **{**base, **kw})
+def _spec(task: str, **kw) -> tuple[Point, Options]:
+    kw = {"batch": 2, "hidden_size": 8, "seq_len": 10, "repeats": 3, "warmup": 1, **kw}
+    how = {k: kw.pop(k) for k in list(kw) if k in OPTION_FIELDS}
+    return Point.make(kw.pop("variant", "rsm"), task, **kw), Options(**how)
 
 
 def test_a_row_has_every_column_and_reasons_for_what_is_missing(tiny_task: str) -> None:
-    row = measure(_spec(tiny_task, variant="sab", variant_params={"k_att": 2}))
+    row = measure(*_spec(tiny_task, variant="sab", variant_params={"k_att": 2}))
     assert set(row) == set(COLUMNS)
     json.dumps(row)  # plain JSON
     row = _decoded(row)
@@ -52,20 +54,20 @@ def test_a_row_has_every_column_and_reasons_for_what_is_missing(tiny_task: str) 
 
 
 def test_training_fills_the_accuracy_columns(tiny_task: str) -> None:
-    row = _decoded(measure(_spec(tiny_task, variant="lstm", train_steps=3, eval_batches=1)))
+    row = _decoded(measure(*_spec(tiny_task, variant="lstm", train_steps=3, eval_batches=1)))
     assert 0.0 <= row["score"] <= 1.0
     assert row["final_loss"] > 0 and row["train_time_s"] > 0
     assert row["transfer_scores"] is None and "transfer" in row["missing"]["transfer_scores"]
 
 
 def test_float64_and_no_reach(tiny_task: str) -> None:
-    row = _decoded(measure(_spec(tiny_task, variant="dense", dtype="float64", reach=False)))
+    row = _decoded(measure(*_spec(tiny_task, variant="dense", dtype="float64", reach=False)))
     assert row["dtype"] == "float64"
     assert row["grad_reach"] is None and row["missing"]["grad_reach"]
 
 
 def test_a_combination_the_variant_rejects_is_skipped(tiny_task: str) -> None:
-    row = measure(_spec(tiny_task, variant="sab", variant_params={"k_top": 5, "max_mem": 2}))
+    row = measure(*_spec(tiny_task, variant="sab", variant_params={"k_top": 5, "max_mem": 2}))
     assert row["status"] == "skipped" and "max_mem" in row["error"]
     assert row["fwd_time_s"] is None
 
@@ -86,11 +88,11 @@ def test_bad_input_is_a_one_line_error(tiny_task: str, changes: dict, error: typ
     if changes.get("device") == "cuda:0" and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(error, match=match):
-        measure(_spec(tiny_task, **changes))
+        measure(*_spec(tiny_task, **changes))
 
 
 def test_spec_rejects_bad_counts() -> None:
     with pytest.raises(ParameterError, match="repeats"):
-        MeasureSpec("lstm", "copy", repeats=0)
+        Options(repeats=0)
     with pytest.raises(ParameterError, match="batch"):
-        MeasureSpec("lstm", "copy", batch=0)
+        Point("lstm", "copy", batch=0)

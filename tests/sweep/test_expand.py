@@ -20,19 +20,19 @@ def test_axes_apply_only_where_a_parameter_answers():
     points = expand(_spec())
     by_variant: dict[str, list] = {}
     for p in points:
-        by_variant.setdefault(p.variant, []).append(p)
+        by_variant.setdefault(p.point.variant, []).append(p.point)
     assert len(by_variant["lstm"]) == 2  # seq_len only: memory and top-k add no duplicates
     assert len(by_variant["dense"]) == 2
     assert len(by_variant["rsm"]) == 2 * 2  # seq_len x memory (rho)
     assert len(by_variant["sab"]) == 2 * 2 * 2  # seq_len x memory (max_mem) x top_k
-    assert len({p.point_id for p in points}) == len(points)
+    assert len({job.point_id for job in points}) == len(points)
     assert {p.axis_value("memory") for p in by_variant["rsm"]} == {2, 4}
     assert {p.axis_value("top_k") for p in by_variant["lstm"]} == {None}
 
 
 def test_top_k_above_memory_is_skipped_with_reason():
     points = expand(_spec(variants=("sab",)))
-    skipped = [p for p in points if p.skip_reason]
+    skipped = [job.point for job in points if job.skip_reason]
     assert {(p.axis_value("top_k"), p.axis_value("memory")) for p in skipped} == {(3, 2)}
     assert "k_top=3 exceeds max_mem=2" in skipped[0].skip_reason
 
@@ -58,3 +58,22 @@ def test_lists_in_variant_params_are_axes_and_labels_are_deterministic():
 def test_bad_grid_values(changes, message):
     with pytest.raises((UsageError, KeyError), match=message):
         expand(_spec(**changes))
+
+
+def test_ids_of_the_quick_preset_are_those_stored_before_point_and_options():
+    """Resume across the Point/Options change: the quick preset's ids are the ones attnbench 0.1 stored."""
+    import hashlib
+
+    from attnbench.sweep import load_preset
+
+    ids = sorted(job.point_id for job in expand(load_preset("quick")))
+    assert len(ids) == 27 and "lstm-copy-74bc8133637aa74d" in ids
+    digest = "9184f2714270445aa47ac87536ddb7d7c1e28ddbcf0c626755dc201d8be40fe1"
+    assert hashlib.sha256("".join(ids).encode()).hexdigest() == digest
+
+
+def test_every_option_can_be_set_and_enters_the_id():
+    base = expand(_spec(variants=("lstm",)))
+    clipped = expand(_spec(variants=("lstm",), clip=0.5, eval_batches=3, reach=False))
+    assert all(job.options.clip == 0.5 and not job.options.reach for job in clipped)
+    assert {j.point_id for j in base}.isdisjoint(j.point_id for j in clipped)
