@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from attnbench.config import axis_label
 from attnbench.schema import COLUMNS, METRIC_COLUMNS
 
 PARAM_NAMES = ("variant", "seq_len", "memory", "top_k")
@@ -88,11 +89,6 @@ def _param_names(results_root: Path) -> dict[str, list[str]]:
     if not isinstance(meta, dict):
         return {}
     return {k: list(v.get("param_names") or []) for k, v in meta.items() if isinstance(v, dict)}
-
-
-def _label(variant: Any, memory: Any, top_k: Any) -> str:
-    extra = [f"{name}={value}" for name, value in (("memory", memory), ("top_k", top_k)) if value is not None]
-    return f"{variant}[{','.join(extra)}]" if extra else str(variant)
 
 
 def _newest(files: list[tuple[Path, dict[str, Any]]]) -> list[tuple[Path, dict[str, Any]]]:
@@ -205,7 +201,8 @@ def _new_row(
 ) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row.update({k: v for k, v in config.items() if k in row})
-    label = _label(config.get("variant"), config.get("memory"), config.get("top_k"))
+    # the label a sweep or `attnbench measure` gives the same configuration (attnbench.config.label)
+    label = axis_label(str(config.get("variant")), {"memory": config.get("memory"), "top_k": config.get("top_k")})
     row.update(
         label=label,
         point_id=f"asv:{machine_name}:{commit[:8]}:{env}:{label}:T={config.get('seq_len')}",

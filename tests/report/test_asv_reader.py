@@ -60,7 +60,7 @@ def test_reads_one_row_per_configuration_from_the_newest_commit():
     assert lstm["score"] == pytest.approx(0.55)
     assert lstm["git_commit"] == "bbbbbbbb22222222" and lstm["hostname"] == "ci-box"
     sab = ok.loc[("sab", 100)]
-    assert sab["memory"] == 8 and sab["top_k"] == 5 and sab["label"] == "sab[memory=8,top_k=5]"
+    assert sab["memory"] == 8 and sab["top_k"] == 5 and sab["label"] == "sab[max_mem=8]"  # as a sweep labels it (k_top=5 is the default)
     failed = frame[(frame["label"] == "dense") & (frame["seq_len"] == 400)]
     assert failed["status"].tolist() == ["error"]
     assert json.loads(failed["missing"].iloc[0])["step_time_s"] == "asv benchmark failed"
@@ -88,3 +88,17 @@ def test_damaged_result_file_is_counted(tmp_path):
     frame, notes = read_asv(tmp_path / "asv")
     assert (frame["status"] == "ok").sum() == 8
     assert any("skipped 1 damaged asv result file" in n for n in notes)
+
+
+def test_a_sweep_row_and_an_asv_row_of_one_configuration_share_the_label() -> None:
+    """The report joins sweep and asv results by series: both must name a configuration alike."""
+    from attnbench.config import Job, Options
+    from attnbench.sweep import SweepSpec, expand
+    from attnbench.sweep.worker import config_row
+
+    frame, _ = read_asv(ASV)
+    asv_row = frame[(frame["variant"] == "sab") & (frame["memory"] == 8) & (frame["top_k"] == 5)].iloc[0]
+    spec = SweepSpec().replace(variants=("sab",), axes={"seq_len": (10,), "memory": (8,), "top_k": (5,)})
+    (job,) = expand(spec)
+    assert isinstance(job, Job) and job.options == Options()
+    assert config_row(job)["label"] == asv_row["label"] == "sab[max_mem=8]"

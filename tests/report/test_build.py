@@ -65,7 +65,7 @@ def test_summary_holds_the_front_tables_and_exponents(sweep_report):
 def test_asv_report_builds_from_the_asv_fixture(asv_report):
     check_figures(asv_report)
     page = asv_report.read_text()
-    assert "sab[memory=8,top_k=5]" in page and "asv benchmark failed" in page
+    assert "sab[max_mem=8]" in page and "asv benchmark failed" in page
     assert "newest commit" in page
 
 

@@ -1,0 +1,54 @@
+"""Point and Options: one declaration, one validator, one id and one label for every producer of rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from attnbench.config import OPTION_FIELDS, POINT_FIELDS, Job, Options, Point, axis_label, label, point_id
+from attnbench.errors import UsageError
+from attnbench.params import ParameterError
+
+
+def test_every_field_is_declared_once_with_default_and_help():
+    for fields, cls in ((POINT_FIELDS, Point), (OPTION_FIELDS, Options)):
+        assert fields and all(p.help for p in fields.values())
+        defaults = cls("lstm", "copy") if cls is Point else cls()
+        assert all(getattr(defaults, name) == p.default for name, p in fields.items())
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: Point("lstm", "copy", batch=0), "batch=0 is not allowed; expected an integer >= 1"),
+        (lambda: Point("lstm", "copy", device="tpu"), "device='tpu' is not allowed"),
+        (lambda: Point("lstm", "copy", dtype="int3"), "unknown dtype"),
+        (lambda: Point("sab", "copy", variant_params={"k_top": 0}), "k_top=0 is not allowed"),
+        (lambda: Options(lr=0.0), "lr=0.0 is not allowed; expected a number > 0"),
+        (lambda: Options(optimizer="sgd"), "optimizer='sgd' is not allowed"),
+        (lambda: Point.make("lstm", "digits", seq_len=3), "no sequence-length parameter"),
+    ],
+)
+def test_one_error_type_with_a_one_line_message(make, match):
+    with pytest.raises(ParameterError, match=match) as info:
+        make()
+    assert isinstance(info.value, UsageError) and isinstance(info.value, ValueError)
+    assert "\n" not in str(info.value)
+
+
+def test_points_are_complete_and_equal_when_the_configuration_is():
+    a = Point.make("sab", "copy", seq_len=5, variant_params={"k_att": 2}, dtype="bf16")
+    b = Point("sab", "copy", (("k_att", 2), ("k_top", 5)), (("seq_len", 5),), dtype="bfloat16")
+    assert a == b and a.dtype == "bfloat16" and dict(a.variant_params)["max_mem"] is None
+    assert a.label == "sab[k_att=2]" and a.seq_len == 25
+    assert point_id(a, Options()) == point_id(b, Options()) != point_id(a, Options(clip=0.5))
+
+
+def test_a_job_survives_json():
+    job = Job(Point.make("rsm", "copy", seq_len=4, variant_params={"rho": 3}), Options(reach=False, threads=2))
+    assert Job.from_json(job.to_json()) == job and Job.from_json(job.to_json()).point_id == job.point_id
+
+
+def test_labels_of_axes_and_of_unknown_variants():
+    assert axis_label("sab", {"memory": 8, "top_k": 5}) == "sab[max_mem=8]" == label("sab", {"max_mem": 8})
+    assert axis_label("lstm", {"memory": None, "top_k": None}) == "lstm"
+    assert axis_label("gru", {"memory": 8, "top_k": None}) == "gru[memory=8]"
