@@ -99,7 +99,9 @@ class Point:
         _validate_fields(self, "")
         check_device(self.device)
         if self.dtype not in DTYPE_NAMES:
-            raise ParameterError(f"dtype={self.dtype!r} is not allowed (unknown dtype); expected one of {', '.join(DTYPE_NAMES)}")
+            raise ParameterError(
+                f"dtype={self.dtype!r} is not allowed (unknown dtype); expected one of {', '.join(DTYPE_NAMES)}"
+            )
         variant = get_variant(self.variant).resolve(_pairs(self.variant_params))
         task = get_task(self.task).resolve(_pairs(self.task_params))
         object.__setattr__(self, "variant_params", tuple(sorted(variant.items())))

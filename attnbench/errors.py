@@ -5,7 +5,6 @@ from __future__ import annotations
 from attnbench.params import ParameterError
 from attnbench.registry import UnknownNameError
 
-
 # A bad command line, file or value: the same class as ParameterError, so that every validator raises
 # one error type (a ValueError whose one-line message names the bad value and what is allowed).
 UsageError = ParameterError

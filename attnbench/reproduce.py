@@ -2,8 +2,8 @@
 
 Train lstm (full BPTT), lstm with truncated BPTT, dense, sab and rsm on copy at a delay longer than the
 truncation window, then evaluate each at longer delays, and set our accuracies beside the papers'
-figures (Ke et al., "Sparse Attentive Backtracking", NeurIPS 2018, copy-task table). Our scale (hidden size, steps, delay) is far below the papers';
-the table says so.
+figures (Ke et al., "Sparse Attentive Backtracking", NeurIPS 2018, copy-task table). Our scale
+(hidden size, steps, delay) is far below the papers'; the table says so.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from attnbench.metrics import COLUMN_METRICS
+
 SCHEMA_VERSION = 1
 
 STATUSES = {
@@ -42,41 +44,8 @@ CONFIG_COLUMNS: dict[str, str] = {
     "train_steps": "optimiser steps of the accuracy run (0: accuracy not measured)",
 }
 
-# name -> (unit, description)
-METRIC_COLUMNS: dict[str, tuple[str, str]] = {
-    "fwd_time_s": ("s", "median wall time of a forward pass (device-synchronised)"),
-    "fwd_time_iqr_s": ("s", "interquartile range of the forward-pass samples"),
-    "fwd_time_n": ("count", "number of timed forward passes"),
-    "fwd_time_noisy": ("bool", "forward IQR/median above 10%"),
-    "step_time_s": ("s", "median wall time of a training step: forward, loss, backward"),
-    "step_time_iqr_s": ("s", "interquartile range of the training-step samples"),
-    "step_time_n": ("count", "number of timed training steps"),
-    "step_time_noisy": ("bool", "training-step IQR/median above 10%"),
-    "tokens_per_s": ("1/s", "batch * seq_len / step_time_s"),
-    "saved_bytes": ("bytes", "bytes autograd keeps for backward (saved-tensor hooks, distinct storages)"),
-    "rss_peak_bytes": ("bytes", "peak resident set size of the measuring process (psutil)"),
-    "cuda_peak_allocated_bytes": ("bytes", "torch.cuda.max_memory_allocated over a training step"),
-    "cuda_peak_reserved_bytes": ("bytes", "torch.cuda.max_memory_reserved over a training step"),
-    "nvml_used_bytes": ("bytes", "device memory in use per NVML after a training step (context and cache included)"),
-    "flops_fwd": ("FLOP", "matrix-multiply FLOPs of a forward pass, counted (torch FlopCounterMode + fused RNN ops)"),
-    "flops_bwd": ("FLOP", "matrix-multiply FLOPs of a backward pass, counted"),
-    "flops_fwd_analytic": ("FLOP", "forward FLOPs from the variant's analytic formula"),
-    "flops_bwd_analytic": ("FLOP", "backward FLOPs from the variant's analytic formula"),
-    "flops_per_s": ("FLOP/s", "(flops_fwd + flops_bwd) / step_time_s"),
-    "matmul_flops_per_s": ("FLOP/s", "the machine's own matrix-multiply rate, measured once per run"),
-    "peak_fraction": ("ratio", "flops_per_s / matmul_flops_per_s"),
-    "energy_j": ("J", "device energy per training step (NVML total-energy counter)"),
-    "power_w": ("W", "average device power over the energy window"),
-    "score": ("task metric", "task score on held-out batches after training (see score_metric)"),
-    "score_metric": ("name", "what score is: accuracy (higher is better) or mse (lower is better)"),
-    "higher_is_better": ("bool", "direction of score"),
-    "chance": ("task metric", "score of a predictor that ignores the input"),
-    "final_loss": ("task loss", "training loss at the end of the accuracy run"),
-    "train_time_s": ("s", "wall time of the accuracy run"),
-    "transfer_scores": ("JSON", "{evaluation length: score} for transfer tasks"),
-    "grad_reach": ("JSON", "[[distance, norm], ...]: |d loss_T / d h_(T-1-distance)|, mean over the batch"),
-    "missing": ("JSON", "{metric: reason} for every metric that could not be measured"),
-}
+# name -> (unit, description), from the one declaration of every metric (attnbench.metrics)
+METRIC_COLUMNS: dict[str, tuple[str, str]] = {m.name: (m.unit, m.meaning) for m in COLUMN_METRICS}
 
 STATUS_COLUMNS: dict[str, str] = {
     "status": "one of " + ", ".join(STATUSES),

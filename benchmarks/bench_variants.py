@@ -14,7 +14,8 @@ from __future__ import annotations
 import torch
 from asv_runner.benchmarks.mark import SkipNotImplemented, skip_benchmark_if, skip_for_params
 
-from benchmarks.grid import GRID, PARAM_NAMES, PARAMS, configuration, invalid_points, valid_points
+from attnbench.metrics import METRICS
+from benchmarks.grid import GRID, PARAM_NAMES, PARAMS, invalid_points, options, point, valid_points
 
 NO_CUDA = GRID["device"] != "cuda" or not torch.cuda.is_available()  # CUDA-only figures are skipped
 INVALID = invalid_points()
@@ -37,20 +38,14 @@ class Step:
     timeout = 600
 
     def setup(self, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
-        from attnbench.tasks import build_task
-        from attnbench.variants import build_variant
-
-        config = configuration(variant, seq_len, memory, top_k, task)
-        if isinstance(config, str):
-            raise NotImplementedError(config)
-        params, task_params = config
+        p = point(variant, seq_len, memory, top_k, task)
+        if isinstance(p, str):
+            raise NotImplementedError(p)
+        p = p.replace(device=str(_device()))
         self.device = _device()
-        torch.manual_seed(0)
-        self.task = build_task(task, **task_params)
-        shape = self.task.input_size, self.task.output_size, GRID["hidden_size"]
-        self.model = build_variant(variant, *shape, **params)
-        self.model.to(self.device)
-        self.x, self.y = self.task.sample(GRID["batch"], torch.Generator().manual_seed(0), self.device)
+        self.task = p.build_task()
+        self.model = p.build_model(self.task)  # the builder measure() uses: seeded, on device
+        self.x, self.y = self.task.sample(p.batch, torch.Generator().manual_seed(p.seed), self.device)
         self.step()  # warm-up: allocator, kernels, oneDNN primitives
 
     def step(self) -> None:
@@ -81,23 +76,17 @@ class Track:
 
     def setup_cache(self) -> dict[str, dict]:
         """Measure every valid configuration once; asv hands the result to each track_ method."""
-        from attnbench.measure import MeasureSpec, measure
+        from attnbench.measure import measure
 
         rows = {}
-        for point in valid_points():
-            params, task_params = configuration(*point)
-            spec = MeasureSpec(
-                variant=point[0], task=point[4], variant_params=params, task_params=task_params, batch=GRID["batch"],
-                hidden_size=GRID["hidden_size"], device=str(_device()), warmup=1, repeats=3,
-                train_steps=GRID["train_steps"], train_batch=32, seed=0,
-            )  # fmt: skip
-            rows["|".join(point)] = measure(spec)
+        for key in valid_points():
+            rows["|".join(key)] = measure(point(*key).replace(device=str(_device())), options())
         return rows
 
     def setup(self, rows: dict, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
         key = "|".join((variant, seq_len, memory, top_k, task))
         if key not in rows:
-            raise NotImplementedError(str(configuration(variant, seq_len, memory, top_k, task)))
+            raise NotImplementedError(str(point(variant, seq_len, memory, top_k, task)))
         self.row = rows[key]
 
     def _metric(self, column: str) -> float:
@@ -106,46 +95,22 @@ class Track:
             raise SkipNotImplemented(f"{column} not measured on {self.row.get('device')}")
         return float(value)
 
-    @skip_for_params(INVALID)
-    def track_flops_fwd(self, rows: dict, *point: str) -> float:
-        return self._metric("flops_fwd")
 
-    @skip_for_params(INVALID)
-    def track_flops_bwd(self, rows: dict, *point: str) -> float:
-        return self._metric("flops_bwd")
+def _track(metric):
+    """A ``track_<metric>`` method of :class:`Track`, made from the metric's declaration."""
 
-    @skip_for_params(INVALID)
-    def track_saved_bytes(self, rows: dict, *point: str) -> float:
-        return self._metric("saved_bytes")
+    def track(self: Track, rows: dict, *point: str) -> float:
+        return self._metric(metric.name)
 
-    @skip_for_params(INVALID)
-    def track_score(self, rows: dict, *point: str) -> float:
-        return self._metric("score")
+    track.__name__ = f"track_{metric.name}"
+    track.unit = metric.unit
+    track = skip_for_params(INVALID)(track)
+    if metric.device != "any":  # CUDA memory, NVML memory and energy: only where there is a CUDA device
+        track = skip_benchmark_if(NO_CUDA)(track)
+    return track
 
-    @skip_for_params(INVALID)
-    def track_final_loss(self, rows: dict, *point: str) -> float:
-        return self._metric("final_loss")
 
-    @skip_benchmark_if(NO_CUDA)
-    @skip_for_params(INVALID)
-    def track_cuda_peak_allocated_bytes(self, rows: dict, *point: str) -> float:
-        return self._metric("cuda_peak_allocated_bytes")
-
-    @skip_benchmark_if(NO_CUDA)
-    @skip_for_params(INVALID)
-    def track_nvml_used_bytes(self, rows: dict, *point: str) -> float:
-        return self._metric("nvml_used_bytes")
-
-    @skip_benchmark_if(NO_CUDA)
-    @skip_for_params(INVALID)
-    def track_energy_j(self, rows: dict, *point: str) -> float:
-        return self._metric("energy_j")
-
-    track_flops_fwd.unit = "FLOP"
-    track_flops_bwd.unit = "FLOP"
-    track_saved_bytes.unit = "bytes"
-    track_score.unit = "accuracy"
-    track_final_loss.unit = "loss"
-    track_cuda_peak_allocated_bytes.unit = "bytes"
-    track_nvml_used_bytes.unit = "bytes"
-    track_energy_j.unit = "J"
+# One track_ benchmark per metric declared with asv=True (attnbench.metrics): a new metric needs no edit here.
+for _m in METRICS:
+    if _m.asv:
+        setattr(Track, f"track_{_m.name}", _track(_m))

@@ -1,10 +1,12 @@
-"""The asv grid: variant x sequence length x memory size x top-k, chosen by ATTNBENCH_ASV_GRID.
+"""The asv grid: variant x sequence length x memory size x top-k x task, chosen by ATTNBENCH_ASV_GRID.
 
 ``cpu`` (default) is small enough for `asv run --quick` on a 2-core CI runner; ``gpu`` is the grid for
 GPU runners (set ATTNBENCH_ASV_GRID=gpu in their environment; no code change). The variants are every
 installed one, plugins included, or those named in ATTNBENCH_ASV_VARIANTS. Parameter values are
 strings: the sequence length is the total input length, and ``"none"`` is "this axis does not apply"
-(or, for a parameter that accepts none, its none: SAB's unbounded memory).
+(or, for a parameter that accepts none, its none: SAB's unbounded memory). Each grid point is an
+:class:`attnbench.config.Point` measured with :func:`options`, the objects a sweep measures, so asv rows
+get the label a sweep gives the same configuration.
 """
 
 from __future__ import annotations
@@ -49,48 +51,69 @@ NAME = os.environ.get("ATTNBENCH_ASV_GRID", "cpu")
 if NAME not in GRIDS:
     raise ValueError(f"ATTNBENCH_ASV_GRID={NAME!r} is not a grid; expected one of {', '.join(GRIDS)}")
 GRID = GRIDS[NAME]
-TASK = "copy"  # its length parameter is the delay T; the input is T + 20 steps
-COPY_OVERHEAD = 20
-GRID["task"] = [TASK]  # a parameter of one value: asv's results then say which task was measured
+# ATTNBENCH_ASV_TASKS (comma-separated) names the tasks; copy by default (its length parameter is the delay
+# T). A parameter of one value still shows in asv's results, so they say which task was measured.
+GRID["task"] = [t.strip() for t in os.environ.get("ATTNBENCH_ASV_TASKS", "copy").split(",") if t.strip()]
 PARAM_NAMES = ["variant", "seq_len", "memory", "top_k", "task"]
 PARAMS = [GRID[name] for name in PARAM_NAMES]
 
 
-def configuration(
-    variant: str, seq_len: str, memory: str, top_k: str, task: str = TASK
-) -> tuple[dict[str, Any], dict[str, Any]] | str:
-    """(variant parameters, task parameters) of a grid point, or why the point does not exist."""
+def options():
+    """How every grid point is measured (attnbench.config.Options): a short deterministic training run."""
+    from attnbench.config import Options
+
+    return Options(warmup=1, repeats=3, train_steps=GRID["train_steps"], train_batch=32)
+
+
+def point(variant: str, seq_len: str, memory: str, top_k: str, task: str):
+    """The attnbench.config.Point of a grid point, or why the point does not exist (a string).
+
+    ``seq_len`` is the total input length; the task's length parameter is set to give it. An axis
+    value other than "none" for an axis the variant has no parameter for makes no point.
+    """
+    from attnbench.config import Point
     from attnbench.params import ParameterError, axis_params
+    from attnbench.tasks import get_task
     from attnbench.variants import get_variant
 
-    cls = get_variant(variant)
-    axes = axis_params(cls.params)
-    params: dict[str, Any] = {}
+    axes = axis_params(get_variant(variant).params)
+    params = {}
     for axis, value in (("memory", memory), ("top_k", top_k)):
         if axis in axes:
             params[axes[axis]] = value
         elif value != "none":
             return f"{variant} has no {axis} parameter"
+    total, task_cls = int(seq_len), get_task(task)
+    name = task_cls.seq_len_param()
+    task_params = {}
+    if name is not None:  # the task's input is its length parameter plus a fixed overhead
+        overhead = task_cls(**{name: total}).seq_len - total
+        task_params[name] = total - overhead
     try:
-        params = cls.resolve(params)
+        p = Point(variant, task, tuple(params.items()), tuple(task_params.items()), batch=GRID["batch"],
+                  hidden_size=GRID["hidden_size"], device=GRID["device"], seed=0)  # fmt: skip
     except ParameterError as exc:
         return str(exc)
-    total = int(seq_len)
-    reason = cls.skip(total, **params)
-    if reason:
-        return reason
-    return params, {"seq_len": total - COPY_OVERHEAD}
+    if p.seq_len != total:
+        return f"task {task} has no input of length {total}"
+    return p.skip_reason or p
+
+
+def configuration(variant: str, seq_len: str, memory: str, top_k: str, task: str = "copy"):
+    """(variant parameters, task parameters) of a grid point, or why the point does not exist."""
+    p = point(variant, seq_len, memory, top_k, task)
+    return p if isinstance(p, str) else (p.params, dict(p.task_params))
 
 
 def valid_points() -> list[tuple[str, ...]]:
     """Every grid point that exists."""
     import itertools
 
-    return [p for p in itertools.product(*PARAMS) if not isinstance(configuration(*p), str)]
+    return [p for p in itertools.product(*PARAMS) if not isinstance(point(*p), str)]
 
 
 def invalid_points() -> list[tuple[str, ...]]:
     """Grid points asv must skip (an axis that does not apply, a combination that makes no sense)."""
     import itertools
 
-    return [p for p in itertools.product(*PARAMS) if isinstance(configuration(*p), str)]
+    return [p for p in itertools.product(*PARAMS) if isinstance(point(*p), str)]

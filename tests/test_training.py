@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
+from attnbench.config import Options, Point
 from attnbench.params import ParameterError
 from attnbench.tasks import build_task
-from attnbench.config import Options, Point
 from attnbench.training import TrainResult, build_model, evaluate, train, train_point
 
 

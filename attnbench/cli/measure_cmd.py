@@ -12,7 +12,6 @@ from attnbench.cli._fields import add_fields, given
 from attnbench.cli.train_cmd import add_configuration_arguments, check_json_path, device_of, point_from_args, write_json
 from attnbench.errors import UsageError
 
-
 MEASURE_POINT = ("batch", "hidden_size", "seed", "device", "dtype")
 
 

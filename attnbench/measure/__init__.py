@@ -1,7 +1,8 @@
 """Measurement: time, memory, FLOPs, energy, accuracy and gradient reach of one configuration.
 
 :func:`measure` takes a :class:`~attnbench.config.Point` (what) and its
-:class:`~attnbench.config.Options` (how), builds the variant and task once and returns one row of :mod:`attnbench.schema`;
+:class:`~attnbench.config.Options` (how), builds the variant and task once and returns one row of
+:mod:`attnbench.schema`;
 the modules here are its parts, usable alone: :mod:`~attnbench.measure.timing` (samples, median, IQR),
 :mod:`~attnbench.measure.memory` (saved-tensor bytes, RSS, CUDA and NVML memory),
 :mod:`~attnbench.measure.flops` (counted FLOPs, matmul rate), :mod:`~attnbench.measure.energy` (NVML

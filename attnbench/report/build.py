@@ -32,9 +32,10 @@ FIGURES = "figures"
 SCALING_BY = ("task", "series", "batch", "hidden_size", "device", "dtype")
 SCALING_TEXT = (
     "Fitted: the least-squares slope of log(cost) against log(T) over the lengths each configuration was "
-    "measured at. Expected: the asymptotic exponent the algorithm should have (lstm, rsm and sab with a "
-    "capped memory 1; dense 2; sab with an unbounded memory 2, because it keeps T/k_att memories, so its "
-    "attention work grows as T^2/k_att even though the linear LSTM-cell work dominates at short T). "
+    "measured at. Expected: the asymptotic exponent the algorithm should have, as each variant declares it "
+    "for its parameters (the table of declared exponents below; sab with an unbounded memory keeps T/k_att "
+    "memories, so its attention work grows as T^2/k_att even though the linear LSTM-cell work dominates at "
+    "short T). "
     "Lower-order terms pull a measured slope below the asymptotic one at short lengths, so a slope more "
     f"than {ABOVE_TOLERANCE} above the expected one is flagged (!), and for FLOPs the slope of the "
     f"variant's analytic count over the same lengths must match the counted slope within {ANALYTIC_TOLERANCE}. "

@@ -18,33 +18,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from attnbench.metrics import METRICS
 from attnbench.params import ParameterError, axis_params
 from attnbench.variants import VARIANTS
 
-# What each cost column measures, for looking up the declared exponent.
-COST_KIND: dict[str, str] = {
-    "fwd_time_s": "time",
-    "step_time_s": "time",
-    "energy_j": "time",
-    "flops_fwd": "flops",
-    "flops_bwd": "flops",
-    "flops_step": "flops",
-    "saved_bytes": "memory",
-    "cuda_peak_allocated_bytes": "memory",
-}
+# What each cost column measures, for looking up the declared exponent (attnbench.metrics).
+COST_KIND: dict[str, str] = {m.name: m.scales_as for m in METRICS if m.scales_as is not None}
 
 # Counted FLOP column -> its analytic counterpart, fitted alongside as the exact expectation.
-ANALYTIC_OF: dict[str, str] = {
-    "flops_fwd": "flops_fwd_analytic",
-    "flops_bwd": "flops_bwd_analytic",
-    "flops_step": "flops_step_analytic",
-}
-
-# variant -> cost kind -> asymptotic exponent in T. "sab" depends on whether its memory is capped:
-# an unbounded memory grows as T/k_att, so attention work per sequence grows as T^2/k_att.
+ANALYTIC_OF: dict[str, str] = {m.name: m.analytic for m in METRICS if m.analytic is not None}
 
 # Timing columns and the flag that says their samples were noisy (IQR/median above 10%).
-NOISY_FLAG: dict[str, str] = {"step_time_s": "step_time_noisy", "fwd_time_s": "fwd_time_noisy"}
+NOISY_FLAG: dict[str, str] = {m.name: m.noisy_flag for m in METRICS if m.noisy_flag is not None}
 
 # A fitted slope more than this above the declared exponent is flagged.
 ABOVE_TOLERANCE = 0.3

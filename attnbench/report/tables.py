@@ -23,6 +23,7 @@ import pandas as pd
 
 from attnbench import results
 from attnbench.errors import UsageError
+from attnbench.metrics import DERIVED_METRICS, METRICS, cost_chains
 from attnbench.report.asv_reader import is_asv_results, read_asv
 from attnbench.schema import COLUMNS, METRIC_COLUMNS
 
@@ -36,27 +37,12 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
     "wall_time_s",
     *(c for c, (unit, _) in METRIC_COLUMNS.items() if unit not in NON_NUMERIC_UNITS),
 )
-DERIVED_UNITS = {"flops_step": "FLOP", "flops_step_analytic": "FLOP"}
+DERIVED_UNITS = {m.name: m.unit for m in DERIVED_METRICS}
 
-# Costs the report plots, each a chain of alternatives: the first one measured for a task is used.
-COSTS: tuple[tuple[str, ...], ...] = (
-    ("step_time_s", "fwd_time_s"),
-    ("saved_bytes",),
-    ("cuda_peak_allocated_bytes", "rss_peak_bytes"),
-    ("flops_step", "flops_fwd", "flops_step_analytic"),
-    ("energy_j",),
-)
-COST_NAMES: dict[str, str] = {
-    "step_time_s": "training-step time",
-    "fwd_time_s": "forward time",
-    "saved_bytes": "saved for backward",
-    "cuda_peak_allocated_bytes": "device peak allocated",
-    "rss_peak_bytes": "process peak RSS",
-    "flops_step": "FLOPs per training step",
-    "flops_fwd": "forward FLOPs",
-    "flops_step_analytic": "analytic FLOPs per training step",
-    "energy_j": "energy per training step",
-}
+# Costs the report plots, each a chain of alternatives: the first one measured for a task is used
+# (declared with the metrics, attnbench.metrics).
+COSTS: tuple[tuple[str, ...], ...] = cost_chains()
+COST_NAMES: dict[str, str] = {m.name: m.cost for m in METRICS if m.cost is not None}
 
 
 @dataclass

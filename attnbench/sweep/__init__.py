@@ -1,7 +1,8 @@
 """Sweeps: a grid of configurations, each measured in its own process, every result kept.
 
-``SweepSpec`` (from a TOML/YAML file, a preset, or flags) -> :func:`expand` -> jobs (a :class:`~attnbench.config.Point` and its
-:class:`~attnbench.config.Options` each) -> an executor runs each in isolation and stores one row per point in a results directory (:mod:`attnbench.results`).
+``SweepSpec`` (from a TOML/YAML file, a preset, or flags) -> :func:`expand` -> jobs (a
+:class:`~attnbench.config.Point` and its :class:`~attnbench.config.Options` each) -> an executor runs
+each in isolation and stores one row per point in a results directory (:mod:`attnbench.results`).
 """
 
 from attnbench.config import Job, Options, Point

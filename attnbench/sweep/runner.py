@@ -12,10 +12,10 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from attnbench.config import Job
 from attnbench.errors import UsageError
 from attnbench.results import ResultsDir
 from attnbench.sweep.executors import ProcessExecutor, SubmititExecutor
-from attnbench.config import Job
 from attnbench.sweep.expand import expand
 from attnbench.sweep.spec import SweepSpec, parse_bytes
 from attnbench.variants import get_variant

@@ -87,7 +87,9 @@ class SweepSpec:
 
     def flat(self) -> dict[str, Any]:
         """The spec as the flat table a spec file holds."""
-        grid = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("settings", "options")}
+        grid = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("settings", "options")
+        }
         return {**grid, **self.settings, **dataclasses.asdict(self.options)}
 
     def replace(self, **changes: Any) -> SweepSpec:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from attnbench.errors import UsageError
 from attnbench.config import OPTION_FIELDS, Options, Point
+from attnbench.errors import UsageError
 from attnbench.measure import measure
 from attnbench.measure.point import JSON_COLUMNS
 from attnbench.params import ParameterError

@@ -60,7 +60,9 @@ def test_reads_one_row_per_configuration_from_the_newest_commit():
     assert lstm["score"] == pytest.approx(0.55)
     assert lstm["git_commit"] == "bbbbbbbb22222222" and lstm["hostname"] == "ci-box"
     sab = ok.loc[("sab", 100)]
-    assert sab["memory"] == 8 and sab["top_k"] == 5 and sab["label"] == "sab[max_mem=8]"  # as a sweep labels it (k_top=5 is the default)
+    assert (
+        sab["memory"] == 8 and sab["top_k"] == 5 and sab["label"] == "sab[max_mem=8]"
+    )  # as a sweep labels it (k_top=5 is the default)
     failed = frame[(frame["label"] == "dense") & (frame["seq_len"] == 400)]
     assert failed["status"].tolist() == ["error"]
     assert json.loads(failed["missing"].iloc[0])["step_time_s"] == "asv benchmark failed"
