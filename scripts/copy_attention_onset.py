@@ -17,8 +17,9 @@ import time
 import torch
 
 from attnbench.cli.train_cmd import parse_assignments
+from attnbench.config import Options
 from attnbench.tasks.copy_task import CopyTask
-from attnbench.training import TrainConfig, build_model, train
+from attnbench.training import build_model, train
 
 
 def report(model: torch.nn.Module, task: CopyTask, step: int, elapsed: float, held: bool) -> str:
@@ -58,16 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     task = CopyTask(seq_len=args.delay)
     model = build_model(args.variant, task, args.hidden, args.seed, **parse_assignments(args.param, "-p"))
-    config = TrainConfig(
-        steps=args.steps, batch=args.batch, optimizer=args.optimizer, lr=args.lr, seed=args.seed, progress=False
-    )
+    options = Options(train_steps=args.steps, train_batch=args.batch, optimizer=args.optimizer, lr=args.lr)
     start = time.perf_counter()
 
     def on_step(step: int, trained: torch.nn.Module) -> None:
         if step % args.every == 0:
             print(report(trained, task, step, time.perf_counter() - start, args.held), flush=True)
 
-    train(model, task, config, on_step=on_step)  # the training attnbench reproduce runs
+    train(model, task, options, on_step=on_step, seed=args.seed)  # the training attnbench reproduce runs
     return 0
 
 

@@ -18,7 +18,7 @@ import time
 import torch
 
 from attnbench.cli.train_cmd import parse_assignments
-from attnbench.measure import MeasureSpec, measure, resolve_device, time_fn
+from attnbench.measure import Options, Point, measure, resolve_device, time_fn
 from attnbench.measure._device import synchronize
 from attnbench.tasks import build_task
 from attnbench.training import build_model
@@ -97,12 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         f"range {min(result['ratios']):.3f}-{max(result['ratios']):.3f})"
     )
     if args.measure:
-        spec = MeasureSpec(
-            args.variant, args.task, params, seq_len=args.seq_len, batch=args.batch, hidden_size=args.hidden,
-            device=args.device, repeats=args.n,
-        )  # fmt: skip
+        point = Point.make(args.variant, args.task, seq_len=args.seq_len, variant_params=params, batch=args.batch,
+                           hidden_size=args.hidden, device=args.device)  # fmt: skip
         start = time.perf_counter()
-        measure(spec)
+        measure(point, Options(repeats=args.n))
         whole = time.perf_counter() - start
         result["measure_s"] = whole
         print(f"  one measure() call with repeats={args.n}: {whole:.2f} s = {whole / per_step:.0f} steps")

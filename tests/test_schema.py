@@ -10,7 +10,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 
 
 def test_docs_hold_the_current_tables():
-    assert schema_markdown() in DOC.read_text(), "docs/schema.md is stale: regenerate its tables from schema_markdown()"
+    assert schema_markdown() in DOC.read_text(), "docs/schema.md is stale: run python scripts/schema_doc.py"
 
 
 def test_every_column_documented_once_with_units():

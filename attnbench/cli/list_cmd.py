@@ -46,13 +46,10 @@ def run(args: argparse.Namespace) -> int:
         lines += _section("variants", VARIANTS, lambda c: c.description)
         lines.append(f"  every variant also takes{_param_line(HIDDEN)[3:]}")
     if args.what in ("tasks", "all"):
-        try:
-            from attnbench.tasks import TASKS
-        except ImportError:
-            TASKS = None
-        if TASKS is not None:
-            if lines:
-                lines.append("")
-            lines += _section("tasks", TASKS, lambda c: c.description)
+        from attnbench.tasks import TASKS
+
+        if lines:
+            lines.append("")
+        lines += _section("tasks", TASKS, lambda c: c.description)
     print("\n".join(lines))
     return 0

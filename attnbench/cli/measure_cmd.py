@@ -11,6 +11,7 @@ from typing import Any
 from attnbench.cli._fields import add_fields, given
 from attnbench.cli.train_cmd import add_configuration_arguments, check_json_path, device_of, point_from_args, write_json
 from attnbench.errors import UsageError
+from attnbench.metrics import COLUMN_METRICS
 
 MEASURE_POINT = ("batch", "hidden_size", "seed", "device", "dtype")
 
@@ -52,6 +53,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ----- the summary ------------------------------------------------------------------------------
+
+# Metrics the summary lays out by hand; every other declared metric gets a line of its own.
+LAID_OUT = {
+    *(f"{p}_{s}" for p in ("fwd_time", "step_time") for s in ("s", "iqr_s", "n", "noisy")),
+    "tokens_per_s", "saved_bytes", "rss_peak_bytes", "cuda_peak_allocated_bytes", "cuda_peak_reserved_bytes",
+    "nvml_used_bytes", "flops_fwd", "flops_bwd", "flops_fwd_analytic", "flops_bwd_analytic", "flops_per_s",
+    "peak_fraction", "matmul_flops_per_s", "energy_j", "power_w", "score", "chance", "final_loss", "train_time_s",
+}  # fmt: skip
 
 
 def _si(value: float | None, unit: str) -> str:
@@ -119,6 +128,10 @@ def summary(row: dict[str, Any]) -> str:
     if row["grad_reach"] is not None:
         reach = ", ".join(f"{d}: {norm:.2e}" for d, norm in row["grad_reach"])
         lines.append(f"  grad reach   |dL_T/dh_(T-1-d)| at d = {reach}")
+    for metric in COLUMN_METRICS:  # a declared metric the lines above do not lay out: name, value, unit
+        value = row.get(metric.name)
+        if metric.name not in LAID_OUT and metric.unit not in ("JSON", "name", "bool") and value is not None:
+            lines.append(f"  {metric.name:<12} {_si(value, metric.unit)} ({metric.meaning})")
     by_reason: dict[str, list[str]] = defaultdict(list)
     for column, reason in (row["missing"] or {}).items():
         by_reason[reason].append(column)

@@ -160,15 +160,9 @@ def matmul_rate(
     return rate
 
 
-def clear_rate_cache() -> None:
-    """Forget measured matmul rates (the next call measures again)."""
-    _RATES.clear()
-
-
 __all__ = [
     "EXTRA_FORMULAS",
     "MIN_SAMPLE_S",
-    "clear_rate_cache",
     "count_flops",
     "counts_by_op",
     "flop_counter",

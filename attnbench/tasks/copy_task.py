@@ -6,8 +6,8 @@ As the released code builds it (SAB ``copying_data``, MemoryNets ``copytask.py``
     x      symbols       blank (T-1)    marker   blank (10)
     y      blank (T+10)                          symbols
 
-(Brief section 3 says "T blanks" but also "length T+20"; the released code's T-1 blanks are what give
-T+20, and what the papers' figures were measured on.)
+(Descriptions of the task speak of "T blanks" and of "length T+20"; the released code's T-1 blanks are
+what give T+20, and what the papers' figures were measured on.)
 """
 
 from __future__ import annotations

@@ -156,12 +156,6 @@ def add_counts(*counts: FlopCount) -> FlopCount:
     return FlopCount(sum(c.forward for c in counts), sum(c.backward for c in counts))
 
 
-def zeros_state(x: Tensor, hidden: int) -> tuple[Tensor, Tensor]:
-    """Zero (h, c) for a batch like ``x``."""
-    zero = x.new_zeros(x.shape[0], hidden)
-    return zero, zero
-
-
 __all__ = [
     "Diagnostics",
     "FlopCount",
@@ -170,5 +164,4 @@ __all__ = [
     "VariantOutput",
     "add_counts",
     "linear_flops",
-    "zeros_state",
 ]

@@ -1,4 +1,8 @@
-"""Plain per-example references of the built-in variants, written from shared/BRIEF.md section 2.
+"""Plain per-example references of the built-in variants, written from the papers' descriptions.
+
+SAB: Ke et al., "Sparse Attentive Backtracking", NeurIPS 2018 (Algorithm 1); rsm: Kerg et al.,
+"Untangling tradeoffs between recurrence and self-attention in neural networks", NeurIPS 2020 (the
+relevancy screening mechanism).
 
 One sequence at a time, Python lists for memories, literal tanh and softmax: slow and obviously
 right. They reuse a built variant's parameters, so outputs and gradients can be compared.
@@ -47,7 +51,7 @@ def lstm_reference(model: LSTM, x: Tensor) -> Tensor:
 
 
 def sab_reference(model: SAB, x: Tensor) -> Tensor:
-    """SAB as the brief states it, one example at a time."""
+    """SAB as the paper states it, one example at a time."""
     p = model.config
     k = p["k_top"]
     outs = []
@@ -107,7 +111,7 @@ def dense_reference(model: Dense, x: Tensor) -> Tensor:
 
 
 def rsm_reference(model: RSM, x: Tensor, trace: list | None = None) -> Tensor:
-    """rsm as the brief states it: sliding buffer of nu states, relevant set of at most rho.
+    """rsm as the paper states it: sliding buffer of nu states, relevant set of at most rho.
 
     When ``trace`` is a list, appends per example and step the time steps attended (sorted).
     """
