@@ -53,3 +53,17 @@ def test_bad_input_is_one_line_exit_2(tiny_task, capsys, extra: list[str], messa
 def test_unknown_variant_lists_the_known_ones(tiny_task, capsys) -> None:  # noqa: F811
     assert main(["measure", "--variant", "nope", "--task", tiny_task, *FAST]) == 2
     assert "known variants: dense" in capsys.readouterr().err
+
+
+def test_summary_shows_a_newly_declared_metric_without_a_layout_of_its_own(monkeypatch) -> None:
+    from attnbench.cli import measure_cmd
+    from attnbench.metrics import COLUMN_METRICS, Metric
+
+    extra = Metric("widgets_per_s", "1/s", "widgets made per second", "higher")
+    monkeypatch.setattr(measure_cmd, "COLUMN_METRICS", (*COLUMN_METRICS, extra))
+    row = dict.fromkeys(COLUMNS) | {"label": "lstm", "task": "copy", "task_params": "{}", "status": "ok"}
+    row |= {f"{p}_{s}": v for p in ("fwd_time", "step_time") for s, v in (("s", 1.0), ("iqr_s", 0.0), ("n", 1))}
+    row["widgets_per_s"] = 2500.0
+    text = measure_cmd.summary(row)
+    assert "widgets_per_s 2.5 k1/s (widgets made per second)" in text
+    assert "saved_bytes" not in text.replace("saved  ", "")  # laid out metrics are not repeated
