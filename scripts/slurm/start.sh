@@ -51,7 +51,7 @@ fi
 
 rm -rf "$DIR"/{etc,munge,mysql,state,spool,log}
 mkdir -p "$DIR"/{etc,munge,mysql,state,spool,log}
-chmod 700 "$DIR/munge"
+chmod 755 "$DIR/munge"  # the socket must be reachable by the users who submit
 : >"$DIR/pids"
 
 start() {  # start NAME COMMAND...: run COMMAND in the foreground of its own session, keep its PID
