@@ -23,6 +23,10 @@ from attnbench.sweep.worker import failure_row, run_point
 
 Done = Callable[[Point, dict[str, Any] | None], None]
 
+# imported before a point's clock starts (torch._dynamo is pulled in by the FLOP counter and alone
+# takes seconds to import): in the process executor's server, and in a Slurm job before its time limit
+PRELOAD = ("attnbench.sweep.worker", "attnbench.measure", "attnbench.tasks", "attnbench.training", "torch._dynamo")
+
 
 def _stored(results: ResultsDir, point: Point, since: float) -> dict[str, Any] | None:
     """The row the worker stored for ``point`` during this run, if any."""
@@ -55,8 +59,7 @@ class ProcessExecutor:
         if "forkserver" in methods:
             # imported once in the server, so a point's process starts with them loaded (torch._dynamo is
             # pulled in by the FLOP counter and alone takes seconds to import)
-            preload = ["attnbench.sweep.worker", "attnbench.measure", "attnbench.tasks", "attnbench.training"]
-            self._ctx.set_forkserver_preload([*preload, "torch._dynamo"])
+            self._ctx.set_forkserver_preload(list(PRELOAD))
 
     def run(self, points: Iterable[Point], results: ResultsDir, done: Done) -> None:
         """Run ``points`` in order; call ``done(point, row)`` after each one is stored."""

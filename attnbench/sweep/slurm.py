@@ -16,6 +16,7 @@ before it submits anything; Ctrl-C cancels the sweep's own jobs, so nothing runs
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -32,6 +33,7 @@ from typing import Any
 
 from attnbench.errors import UsageError
 from attnbench.results import ResultsDir
+from attnbench.sweep.executors import PRELOAD
 from attnbench.sweep.expand import Point
 from attnbench.sweep.worker import failure_row, run_point
 
@@ -64,11 +66,14 @@ def job_time_limit_min(timeout_s: float) -> int:
 def slurm_job(point_json: str, results_dir: str, max_memory: int | None, timeout_s: float) -> str:
     """What a Slurm job runs: measure the point and store its row, under the worker's own time limit.
 
-    Past ``timeout_s`` a watchdog thread stores the point as ``timeout`` (as the process executor
-    would) and ends the job. SIGTERM (scancel, preemption) ends the job at once: submitit would only
-    log it and let the point run on until Slurm's SIGKILL.
+    The clock starts once the modules the process executor preloads are imported. Past ``timeout_s``
+    a watchdog thread stores the point as ``timeout`` (as the process executor would) and ends the
+    job. SIGTERM (scancel, preemption) ends the job at once: submitit would only log it and let the
+    point run on until Slurm's SIGKILL.
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for module in PRELOAD:  # start-up, as in the process executor's pre-warmed server: not the point's time
+        importlib.import_module(module)
     point = Point.from_json(point_json)
     print(f"attnbench: measuring point {point.point_id} ({point.label})", flush=True)
     t0 = time.perf_counter()
