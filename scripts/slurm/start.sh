@@ -9,8 +9,9 @@
 # The daemons are started directly (no init system runs them), in the foreground of their own
 # sessions, and their PIDs are kept in DIR/pids. Nothing outside DIR is written: munge gets its own key
 # and socket, MariaDB its own data directory on a loopback port, Slurm its own configuration, spool and
-# state directories and ports (ATTNBENCH_SLURM_PORT, default 16817, and the three above it). Running it
-# again while the cluster answers does nothing; a half-started cluster is stopped and started afresh.
+# state directories and four loopback ports (ATTNBENCH_SLURM_PORT and the three above it; by default
+# the first free run of four from 16817 up). Running it again while the cluster answers does nothing;
+# a half-started cluster is stopped and started afresh.
 # Prints SLURM_CONF=... as its last line.
 set -euo pipefail
 
@@ -18,7 +19,18 @@ DIR=${1:?usage: start.sh DIR}
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
-PORT=${ATTNBENCH_SLURM_PORT:-16817}
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PORT=${ATTNBENCH_SLURM_PORT:-}
+if [ -z "$PORT" ] && [ -f "$DIR/etc/slurm.conf" ]; then  # a restart keeps the ports its clients were told
+  PORT=$(sed -n 's/^SlurmctldPort=//p' "$DIR/etc/slurm.conf")
+fi
+if [ -z "$PORT" ]; then  # the first of 16817, 16827, ... with it and the three above it free
+  PORT=16817
+  while in_use $PORT || in_use $((PORT + 1)) || in_use $((PORT + 2)) || in_use $((PORT + 3)); do
+    PORT=$((PORT + 10))
+    [ $PORT -lt 17817 ] || { echo "slurm-start: no free ports from 16817 up" >&2; exit 1; }
+  done
+fi
 CTLD_PORT=$PORT SLURMD_PORT=$((PORT + 1)) DBD_PORT=$((PORT + 2)) DB_PORT=$((PORT + 3))
 NODE=$(hostname -s)
 export SLURM_CONF=$DIR/etc/slurm.conf
@@ -33,7 +45,11 @@ wait_for() {  # wait_for SECONDS WHAT COMMAND...: retry COMMAND until it succeed
 
 [ "$(id -u)" = 0 ] || die "needs root (the daemons run as root, as on a CI machine)"
 
-if [ -s "$DIR/pids" ] && scontrol ping 2>/dev/null | grep -q UP && sinfo -h -o %T 2>/dev/null | grep -qE 'idle|mix|alloc'; then
+all_alive() {  # the five daemons in DIR/pids all still run
+  [ "$(wc -l <"$DIR/pids" 2>/dev/null)" = 5 ] || return 1
+  while read -r pid _; do [ -s "/proc/$pid/cmdline" ] || return 1; done <"$DIR/pids"
+}
+if all_alive && scontrol ping 2>/dev/null | grep -q UP && sinfo -h -o %T 2>/dev/null | grep -qE 'idle|mix|alloc'; then
   say "already running (pids in $DIR/pids)"
   echo "SLURM_CONF=$SLURM_CONF"
   exit 0
