@@ -160,6 +160,9 @@ def check_cluster(partition: str | None) -> None:
             f"--executor slurm needs Slurm's client commands on PATH; not found: {', '.join(missing)} "
             "(run on a node of the cluster, or use --executor process)"
         )
+    conf = os.environ.get("SLURM_CONF")
+    if conf and not Path(conf).is_file():
+        raise UsageError(f"--executor slurm: SLURM_CONF={conf!r} is not a file; point it at the cluster's slurm.conf")
     try:
         proc = _run(["sinfo", "-h", "-o", "%P"], timeout=60)
     except subprocess.TimeoutExpired:

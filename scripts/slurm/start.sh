@@ -46,7 +46,7 @@ wait_for() {  # wait_for SECONDS WHAT COMMAND...: retry COMMAND until it succeed
 [ "$(id -u)" = 0 ] || die "needs root (the daemons run as root, as on a CI machine)"
 
 all_alive() {  # the five daemons in DIR/pids all still run
-  [ "$(wc -l <"$DIR/pids" 2>/dev/null)" = 5 ] || return 1
+  [ "$({ wc -l <"$DIR/pids"; } 2>/dev/null)" = 5 ] || return 1
   while read -r pid _; do [ -s "/proc/$pid/cmdline" ] || return 1; done <"$DIR/pids"
 }
 if all_alive && scontrol ping 2>/dev/null | grep -q UP && sinfo -h -o %T 2>/dev/null | grep -qE 'idle|mix|alloc'; then

@@ -90,6 +90,7 @@ def test_query_jobs_without_accounting_and_without_a_controller(tmp_path, monkey
 
 
 def test_users_mistakes_are_one_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("SLURM_CONF", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(UsageError, match="not found: sbatch, srun, squeue, scancel, sinfo"):
         check_cluster(None)
@@ -99,6 +100,10 @@ def test_users_mistakes_are_one_line(tmp_path, monkeypatch):
     )
     with pytest.raises(UsageError, match=r"no reachable Slurm \(sinfo: error: resolve_ctls_from_dns_srv\)"):
         check_cluster(None)
+    monkeypatch.setenv("SLURM_CONF", str(tmp_path / "nosuch.conf"))
+    with pytest.raises(UsageError, match=r"SLURM_CONF='.*nosuch.conf' is not a file"):
+        check_cluster(None)
+    monkeypatch.delenv("SLURM_CONF")
     monkeypatch.setenv("PATH", _fake_commands(tmp_path, **clients, sinfo="echo 'debug*'; echo gpu"))
     check_cluster("gpu")
     with pytest.raises(UsageError, match=r"unknown --partition 'big'; this cluster has: debug, gpu"):
