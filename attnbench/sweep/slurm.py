@@ -193,7 +193,7 @@ class Pending:
 
     point: Point
     job_id: str
-    submitted: float  # epoch seconds
+    before: list[int] | None = None  # the point file's (inode, mtime_ns) when the job was submitted, if any
     last_live: float = field(default_factory=time.time)  # when Slurm last said the job is queued or running
 
 
@@ -223,13 +223,22 @@ class JobsFile:
         os.replace(tmp, self.path)
 
 
-def _stored_since(results: ResultsDir, point_id: str, since: float) -> dict[str, Any] | None:
-    path = results.point_path(point_id)
+def _signature(results: ResultsDir, point_id: str) -> list[int] | None:
+    """The point file's (inode, mtime_ns): every atomic write replaces the file, so a new row changes it."""
     try:
-        fresh = path.stat().st_mtime >= since - 2
+        stat = results.point_path(point_id).stat()
     except OSError:
         return None
-    return results.read(point_id) if fresh else None
+    return [stat.st_ino, stat.st_mtime_ns]
+
+
+def _stored_since(results: ResultsDir, point_id: str, before: list[int] | None) -> dict[str, Any] | None:
+    """The row stored after the point file looked like ``before`` (not an older row: --retry-failed).
+
+    Compared by identity, not by time: the nodes' and the file server's clocks need not agree with ours.
+    """
+    now = _signature(results, point_id)
+    return results.read(point_id) if now is not None and now != before else None
 
 
 @dataclass
@@ -267,12 +276,11 @@ class SlurmExecutor:
     def run(self, points: Iterable[Point], results: ResultsDir, done: Any) -> None:
         """Collect the points' earlier jobs, submit the rest as one array, wait for every row."""
         points = list(points)
-        out = results.path.resolve()
-        jobs_file = JobsFile(out)
+        jobs_file = JobsFile(results.path)
         pending = self._adopt(points, results, jobs_file)
         fresh = [p for p in points if p.point_id not in pending]
         if fresh:
-            pending.update(self._submit(fresh, out, jobs_file))
+            pending.update(self._submit(fresh, results, jobs_file))
         if not self.wait:
             self.submitted = len(pending)
             for item in pending.values():
@@ -291,7 +299,7 @@ class SlurmExecutor:
         collected = [  # stored by their jobs after the run that submitted them had returned (--no-wait)
             pid
             for pid, entry in recorded.items()
-            if pid not in mine and _stored_since(results, pid, float(entry.get("submitted", 0))) is not None
+            if pid not in mine and _stored_since(results, pid, entry.get("before")) is not None
         ]
         jobs_file.update(drop=collected)
         if not mine:
@@ -299,10 +307,9 @@ class SlurmExecutor:
         info = query_jobs(str(recorded[pid].get("job_id")) for pid in mine) or {}
         adopted, stale = {}, []
         for pid, point in mine.items():
-            entry = recorded[pid]
-            job_id, submitted = str(entry.get("job_id")), float(entry.get("submitted", 0))
-            if job_id in info or _stored_since(results, pid, submitted) is not None:
-                adopted[pid] = Pending(point, job_id, submitted)
+            job_id, before = str(recorded[pid].get("job_id")), recorded[pid].get("before")
+            if job_id in info or _stored_since(results, pid, before) is not None:
+                adopted[pid] = Pending(point, job_id, before)
             else:
                 stale.append(pid)  # Slurm has forgotten the job and it stored nothing: submit again
         jobs_file.update(drop=stale)
@@ -311,10 +318,12 @@ class SlurmExecutor:
             print(f"attnbench: collecting {len(adopted)} point(s) from Slurm jobs submitted earlier", file=sys.stderr)
         return adopted
 
-    def _submit(self, points: list[Point], out: Path, jobs_file: JobsFile) -> dict[str, Pending]:
+    def _submit(self, points: list[Point], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:
         from submitit.core.utils import FailedJobError
 
         executor = self._executor()
+        out = results.path.resolve()
+        before = {p.point_id: _signature(results, p.point_id) for p in points}
         submitted = time.time()
         args = [(p.to_json(), str(out), self.max_memory, self.timeout_s) for p in points]
         try:
@@ -324,10 +333,10 @@ class SlurmExecutor:
             lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
             reason = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "no reason given")
             raise UsageError(f"Slurm refused the job array: {reason}") from None
-        pending = {p.point_id: Pending(p, str(j.job_id), submitted) for p, j in zip(points, jobs)}
+        pending = {p.point_id: Pending(p, str(j.job_id), before[p.point_id]) for p, j in zip(points, jobs)}
         jobs_file.update(
             add={
-                pid: {"job_id": item.job_id, "submitted": submitted, "label": item.point.label}
+                pid: {"job_id": item.job_id, "submitted": submitted, "label": item.point.label, "before": item.before}
                 for pid, item in pending.items()
             }
         )
@@ -342,7 +351,7 @@ class SlurmExecutor:
             now = time.time()
             finished = []
             for pid, item in pending.items():
-                row = _stored_since(results, pid, item.submitted)
+                row = _stored_since(results, pid, item.before)
                 job = None if info is None else info.get(item.job_id)
                 if row is None and job is not None and job.state in LIVE:
                     item.last_live = now
@@ -364,7 +373,7 @@ class SlurmExecutor:
 
     def _failed(self, item: Pending, job: JobInfo, results: ResultsDir) -> dict[str, Any]:
         """The row of a point whose job ended without storing one: Slurm's state, run time, stderr."""
-        row = _stored_since(results, item.point.point_id, item.submitted)  # stored just before the job ended
+        row = _stored_since(results, item.point.point_id, item.before)  # stored just before the job ended
         if row is not None:
             return row
         status = {"TIMEOUT": "timeout", "DEADLINE": "timeout", "OUT_OF_MEMORY": "oom"}.get(job.state, "error")
@@ -374,6 +383,8 @@ class SlurmExecutor:
             limit = job_time_limit_min(self.timeout_s)
             message += f": reached the Slurm time limit ({limit} min) before the point's own"
         message += "; no result stored"
+        if job.state == "COMPLETED":
+            message += " (is --out on a filesystem the nodes share?)"
         tail = stderr_tail(self.folder, item.job_id)
         if tail:
             message += f"; stderr: {tail}"

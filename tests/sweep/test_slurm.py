@@ -129,7 +129,7 @@ def test_a_job_slurm_forgets_is_given_up_after_its_time_limit_and_grace(tmp_path
         executor = _executor(tmp_path, grace_s=0.5)
         rows: list = []
         t0 = time.time()
-        pending = {point.point_id: Pending(point, "7_0", t0)}
+        pending = {point.point_id: Pending(point, "7_0")}
         executor._collect(pending, results, JobsFile(results.path), lambda p, r, rows=rows: rows.append(r))
         assert 0.8 <= time.time() - t0 < 5
         assert rows[0]["status"] == "error" and results.read(point.point_id)["status"] == "error"
@@ -147,9 +147,7 @@ def test_a_job_that_ended_without_a_row_keeps_state_run_time_and_stderr(tmp_path
         "submitit INFO (2026-12-01 10:00:00,000) Starting with JobEnvironment\nsrun: error: vm: task 0: Killed\n"
     )
     monkeypatch.setattr(slurm_mod, "query_jobs", lambda ids: {"7_1": JobInfo(state, 4.0, "0:9")})
-    executor._collect(
-        {point.point_id: Pending(point, "7_1", time.time())}, results, JobsFile(results.path), lambda p, r: None
-    )
+    executor._collect({point.point_id: Pending(point, "7_1")}, results, JobsFile(results.path), lambda p, r: None)
     row = results.read(point.point_id)
     assert row["status"] == status and row["wall_time_s"] == 4.0
     assert f"Slurm job 7_1 {state} (exit code 0:9)" in row["error"]
@@ -172,7 +170,7 @@ def test_live_jobs_are_waited_for_and_rows_collected(tmp_path, monkeypatch):
     jobs.update(add={point.point_id: {"job_id": "7_0", "submitted": time.time()}})
     rows = []
     _executor(tmp_path, grace_s=0)._collect(
-        {point.point_id: Pending(point, "7_0", time.time())}, results, jobs, lambda p, r: rows.append(r)
+        {point.point_id: Pending(point, "7_0")}, results, jobs, lambda p, r: rows.append(r)
     )
     assert [r["status"] for r in rows] == ["ok"] and len(calls) == 3
     assert not jobs.path.exists()  # collected jobs leave the file
@@ -187,7 +185,7 @@ def test_resume_adopts_recorded_jobs_before_submitting(tmp_path, monkeypatch):
         add={
             running.point_id: {"job_id": "7_0", "submitted": now},
             forgotten.point_id: {"job_id": "7_1", "submitted": now},
-            collected.point_id: {"job_id": "7_2", "submitted": now - 5},
+            collected.point_id: {"job_id": "7_2", "submitted": now, "before": None},
         }
     )
     results.write({"point_id": collected.point_id, "status": "ok"})  # stored after its run returned (--no-wait)
@@ -226,3 +224,16 @@ def test_summary_says_what_was_left_running_and_never_a_negative_overhead():
     frame.attrs.update(wall_time_s=10.0)
     text = summary_text(frame)
     assert "in parallel jobs" in text and "-6.0" not in text
+
+
+def test_an_older_row_is_not_taken_for_the_new_jobs(tmp_path, monkeypatch):
+    """--retry-failed: the failed row stored before the job was submitted is not the job's result."""
+    results = ResultsDir(tmp_path / "out")
+    (point,) = _points(1)
+    results.write({"point_id": point.point_id, "label": point.label, "status": "error", "error": "old"})
+    before = slurm_mod._signature(results, point.point_id)
+    monkeypatch.setattr(slurm_mod, "query_jobs", lambda ids: {"7_0": JobInfo("COMPLETED", 2.0)})
+    pending = {point.point_id: Pending(point, "7_0", before)}
+    _executor(tmp_path)._collect(pending, results, JobsFile(results.path), lambda p, r: None)
+    row = results.read(point.point_id)
+    assert "COMPLETED" in row["error"] and "filesystem the nodes share" in row["error"] and row["wall_time_s"] == 2.0
