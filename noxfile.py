@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import tempfile
 
 import nox
 
@@ -107,6 +109,42 @@ def bench(session: nox.Session) -> None:
         _head(session),
         *session.posargs,
     )
+
+
+@nox.session
+def slurm(session: nox.Session) -> None:
+    """--executor slurm against a real single-node Slurm stood up here (scripts/slurm/start.sh), then stopped.
+
+    Needs root and Debian's apt (the script installs munge, slurmctld, slurmd, slurm-client, slurmdbd and
+    mariadb-server). Where either is missing the session says it skipped and why; with
+    ATTNBENCH_REQUIRE_SLURM=1 (CI) it fails instead.
+    """
+    why = _slurm_unavailable()
+    if why:
+        if os.environ.get("ATTNBENCH_REQUIRE_SLURM"):
+            session.error(f"ATTNBENCH_REQUIRE_SLURM is set, but {why}")
+        session.skip(why)
+    install(session, "test")
+    folder = tempfile.mkdtemp(prefix="attnbench-slurm-")
+    try:
+        session.run("scripts/slurm/start.sh", folder, external=True)
+        env = {"SLURM_CONF": f"{folder}/etc/slurm.conf", "ATTNBENCH_REQUIRE_SLURM": "1"}
+        tests = ["tests/sweep/test_slurm.py", "tests/sweep/test_slurm_cluster.py"]
+        session.run("pytest", "-q", "-m", "not slow", *tests, *session.posargs, env=env)
+    finally:
+        session.run("scripts/slurm/stop.sh", folder, "--purge", external=True)
+
+
+def _slurm_unavailable() -> str | None:
+    """Why a single-node Slurm cannot be stood up here, or None."""
+    if not sys.platform.startswith("linux"):
+        return f"needs Linux (this is {sys.platform})"
+    if os.geteuid() != 0:
+        return "needs root to run the Slurm daemons (scripts/slurm/start.sh)"
+    daemons = ("munged", "slurmctld", "slurmd", "slurmdbd", "mariadbd", "sbatch")
+    if not all(shutil.which(d) or os.path.exists(f"/usr/sbin/{d}") for d in daemons) and not shutil.which("apt-get"):
+        return "Slurm and MariaDB are not installed and there is no apt-get to install them"
+    return None
 
 
 def _head(session: nox.Session) -> str:

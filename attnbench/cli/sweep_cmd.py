@@ -51,7 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--cpus", type=int, help="slurm CPUs per job")
     e.add_argument("--mem-gb", type=int, help="slurm memory per job (GB)")
     e.add_argument("--parallel", type=int, help="slurm: at most this many jobs of the array at once")
-    e.add_argument("--no-wait", action="store_true", help="slurm: submit and return; rerun with --resume to collect")
+    e.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="slurm: submit and return (job ids kept in --out); rerun with --resume to collect, not resubmit",
+    )
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -168,5 +172,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"attnbench: interrupted; stored points are kept in {out} (continue with --resume)")
         return 130
     print(summary_text(frame))
-    print(f"results: {out}  (report: attnbench report {out} -o reports/{name})")
+    print(f"results: {out}  (report: attnbench report {out} -o reports/{out.resolve().name})")
     return 0

@@ -4,7 +4,7 @@
 machine), forked from a server process that has already imported torch and attnbench, so a point
 pays milliseconds, not seconds, of start-up. ``submitit-local``: each point as a submitit local job,
 one at a time (what the tests use). ``slurm``: all points as one Slurm job array through submitit;
-each job writes its row into the (shared) results directory.
+each job writes its row into the (shared) results directory (:mod:`attnbench.sweep.slurm`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from attnbench.results import ResultsDir
 from attnbench.sweep.worker import failure_row, run_point
 
 Done = Callable[[Point, dict[str, Any] | None], None]
+
+# imported before a point's clock starts (torch._dynamo is pulled in by the FLOP counter and alone
+# takes seconds to import): in the process executor's server, and in a Slurm job before its time limit
+PRELOAD = ("attnbench.sweep.worker", "attnbench.measure", "attnbench.tasks", "attnbench.training", "torch._dynamo")
 
 
 def _stored(results: ResultsDir, point: Point, since: float) -> dict[str, Any] | None:
@@ -55,8 +59,7 @@ class ProcessExecutor:
         if "forkserver" in methods:
             # imported once in the server, so a point's process starts with them loaded (torch._dynamo is
             # pulled in by the FLOP counter and alone takes seconds to import)
-            preload = ["attnbench.sweep.worker", "attnbench.measure", "attnbench.tasks", "attnbench.training"]
-            self._ctx.set_forkserver_preload([*preload, "torch._dynamo"])
+            self._ctx.set_forkserver_preload(list(PRELOAD))
 
     def run(self, points: Iterable[Point], results: ResultsDir, done: Done) -> None:
         """Run ``points`` in order; call ``done(point, row)`` after each one is stored."""
@@ -95,65 +98,32 @@ def _stop(proc: Any) -> None:
 
 @dataclass
 class SubmititExecutor:
-    """Points as submitit jobs: ``cluster="local"`` one job at a time, ``"slurm"`` one job array."""
+    """Points as submitit local jobs, one at a time (``--executor local``; Slurm is :class:`SlurmExecutor`)."""
 
     cluster: str
     folder: Path
     timeout_s: float
     max_memory: int | None = None
-    slurm: dict[str, Any] = field(default_factory=dict)  # partition, gpus_per_node, cpus_per_task, mem_gb, ...
-    wait: bool = True
-
-    def _executor(self) -> Any:
-        import submitit
-
-        executor = submitit.AutoExecutor(folder=self.folder, cluster=self.cluster)
-        params: dict[str, Any] = {"timeout_min": max(1, int(self.timeout_s // 60) + 1), "name": "attnbench"}
-        if self.cluster == "slurm":
-            params.update(
-                {f"slurm_{k}" if k in ("partition", "array_parallelism") else k: v for k, v in self.slurm.items()}
-            )
-        executor.update_parameters(**params)
-        return executor
 
     def run(self, points: Iterable[Point], results: ResultsDir, done: Done) -> None:
-        """Submit ``points``; record each job's outcome as it completes (or only submit when not waiting)."""
-        executor = self._executor()
-        points = list(points)
-        if self.cluster == "local":
-            for point in points:
-                job = executor.submit(run_point, point.to_json(), str(results.path), self.max_memory)
-                done(point, self._collect(point, job, results))
-            return
-        with executor.batch():
-            jobs = [executor.submit(run_point, p.to_json(), str(results.path), self.max_memory) for p in points]
-        if not self.wait:
-            for point in points:
-                done(point, None)
-            return
-        for point, job in zip(points, jobs):
-            done(point, self._collect(point, job, results))
+        """Run ``points`` in order as local jobs; call ``done(point, row)`` after each one is stored."""
+        import submitit
 
-    def _collect(self, point: Point, job: Any, results: ResultsDir) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        try:
-            job.result()
-        except Exception as exc:  # the job failed outside our worker's own handling
-            state = str(getattr(job, "state", "")).upper()
-            status = "timeout" if "TIMEOUT" in state else "oom" if "MEMORY" in state else "error"
-            stored = results.read(point.point_id)
-            if stored is not None and stored.get("status") != "ok":
-                return stored
-            row = failure_row(
-                point,
-                status,
-                f"job {job.job_id} {state or 'failed'}: {str(exc).splitlines()[0]}",
-                time.perf_counter() - t0,
-            )
-            results.write(row)
-            return row
-        row = results.read(point.point_id)
-        if row is None:
-            row = failure_row(point, "error", f"job {job.job_id} finished without storing a result", 0.0)
-            results.write(row)
-        return row
+        executor = submitit.AutoExecutor(folder=self.folder.resolve(), cluster=self.cluster)
+        executor.update_parameters(timeout_min=max(1, int(self.timeout_s // 60) + 1), name="attnbench")
+        for point in points:
+            t0 = time.perf_counter()
+            job = executor.submit(run_point, point.to_json(), str(results.path.resolve()), self.max_memory)
+            try:
+                job.result()
+            except Exception as exc:  # the job failed outside our worker's own handling
+                if (row := results.read(point.point_id)) is None or row.get("status") == "ok":
+                    message = " ".join(str(exc).split())[-500:]
+                    row = failure_row(point, "error", f"job {job.job_id} failed: {message}", time.perf_counter() - t0)
+                    results.write(row)
+            else:
+                if (row := results.read(point.point_id)) is None:
+                    message = f"job {job.job_id} finished without storing a result"
+                    row = failure_row(point, "error", message, time.perf_counter() - t0)
+                    results.write(row)
+            done(point, row)

@@ -17,6 +17,7 @@ from attnbench.errors import UsageError
 from attnbench.results import ResultsDir
 from attnbench.sweep.executors import ProcessExecutor, SubmititExecutor
 from attnbench.sweep.expand import expand
+from attnbench.sweep.slurm import SlurmExecutor
 from attnbench.sweep.spec import SweepSpec, parse_bytes
 from attnbench.variants import get_variant
 from attnbench.variants.base import Shape
@@ -82,8 +83,12 @@ def make_executor(kind: str, spec: SweepSpec, out: Path, slurm: dict[str, Any], 
     max_memory = parse_bytes(spec.max_memory) if spec.max_memory else None
     if kind == "process":
         return ProcessExecutor(spec.timeout_s, max_memory)
-    if kind in ("local", "slurm"):
-        return SubmititExecutor(kind, out / "submitit", spec.timeout_s, max_memory, slurm, wait)
+    if kind == "local":
+        return SubmititExecutor(kind, out / "submitit", spec.timeout_s, max_memory)
+    if kind == "slurm":
+        executor = SlurmExecutor((out / "submitit").resolve(), spec.timeout_s, max_memory, slurm, wait)
+        executor.check()
+        return executor
     raise UsageError(f"unknown executor {kind!r}; expected process, local or slurm")
 
 
@@ -108,6 +113,7 @@ def run(spec: SweepSpec, out: Path, executor: Any, the_plan: Plan, progress: boo
         bar.close()
     frame = pd.DataFrame(rows)
     frame.attrs["wall_time_s"] = time.perf_counter() - started
+    frame.attrs["submitted"] = getattr(executor, "submitted", 0)  # Slurm jobs left running (--no-wait)
     return frame
 
 
@@ -116,8 +122,11 @@ SUMMARY_COLUMNS = ["label", "task", "seq_len", "status", "step_time_s", "saved_b
 
 def summary_text(frame: pd.DataFrame) -> str:
     """The end-of-sweep table plus wall-time accounting (measurement vs start-up and bookkeeping)."""
+    submitted = frame.attrs.get("submitted", 0)
+    left = f"{submitted} point(s) left running on Slurm; rerun the same command with --resume to collect them"
+    left = left if submitted else ""
     if frame.empty:
-        return "nothing ran (every point was already stored)"
+        return left or "nothing ran (every point was already stored)"
     cols = [c for c in SUMMARY_COLUMNS if c in frame.columns]
     table = frame[cols].copy()
     if "error" in table:
@@ -125,7 +134,9 @@ def summary_text(frame: pd.DataFrame) -> str:
     lines = [table.to_string(index=False)]
     wall = frame.attrs.get("wall_time_s")
     inside = pd.to_numeric(frame.get("wall_time_s"), errors="coerce").sum()
-    if wall:
+    if wall and inside > wall:  # Slurm array tasks ran side by side
+        lines.append(f"\n{len(frame)} point(s) in {wall:.1f} s: measuring {inside:.1f} s in all, in parallel jobs")
+    elif wall:
         share = max(0.0, 1 - inside / wall)
         lines.append(
             f"\n{len(frame)} point(s) in {wall:.1f} s: measuring {inside:.1f} s, "
@@ -133,4 +144,6 @@ def summary_text(frame: pd.DataFrame) -> str:
         )
     counts = Counter(frame["status"]) if "status" in frame else Counter()
     lines.append("status: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if left:
+        lines.append(left)
     return "\n".join(lines)
