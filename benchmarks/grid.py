@@ -5,12 +5,18 @@ GPU runners (set ATTNBENCH_ASV_GRID=gpu in their environment; no code change). T
 installed one, plugins included, or those named in ATTNBENCH_ASV_VARIANTS. Parameter values are
 strings: the sequence length is the total input length, and ``"none"`` is "this axis does not apply"
 (or, for a parameter that accepts none, its none: SAB's unbounded memory).
+
+The last parameter, ``threads``, is the number of CPU threads every benchmark runs with
+(ATTNBENCH_ASV_THREADS, default 1; see benchmarks/__init__.py): a parameter of one value, so that asv's
+results say how many threads their figures were measured with.
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from benchmarks import THREADS
 
 
 def _variants() -> list[str]:
@@ -31,8 +37,9 @@ GRIDS: dict[str, dict[str, Any]] = {
         "top_k": ["none", "4"],
         "batch": 8,
         "hidden_size": 32,
-        "train_steps": 60,
         "device": "cpu",
+        # bench_accuracy.py: digits (64 steps), Adam, mean over the seeds; about a minute per seed on 2 cores
+        "accuracy": {"steps": 150, "batch": 32, "hidden_size": 32, "lr": 0.01, "seeds": [0, 1]},
     },
     "gpu": {
         "variant": _variants(),
@@ -41,8 +48,8 @@ GRIDS: dict[str, dict[str, Any]] = {
         "top_k": ["none", "5", "10"],
         "batch": 32,
         "hidden_size": 128,
-        "train_steps": 1000,
         "device": "cuda",
+        "accuracy": {"steps": 1000, "batch": 32, "hidden_size": 128, "lr": 0.003, "seeds": [0, 1, 2]},
     },
 }
 NAME = os.environ.get("ATTNBENCH_ASV_GRID", "cpu")
@@ -52,14 +59,19 @@ GRID = GRIDS[NAME]
 TASK = "copy"  # its length parameter is the delay T; the input is T + 20 steps
 COPY_OVERHEAD = 20
 GRID["task"] = [TASK]  # a parameter of one value: asv's results then say which task was measured
-PARAM_NAMES = ["variant", "seq_len", "memory", "top_k", "task"]
+GRID["threads"] = [str(THREADS)]  # likewise: the threads the figures were measured with
+PARAM_NAMES = ["variant", "seq_len", "memory", "top_k", "task", "threads"]
 PARAMS = [GRID[name] for name in PARAM_NAMES]
 
 
 def configuration(
-    variant: str, seq_len: str, memory: str, top_k: str, task: str = TASK
+    variant: str, seq_len: str, memory: str, top_k: str, task: str = TASK, threads: str = ""
 ) -> tuple[dict[str, Any], dict[str, Any]] | str:
-    """(variant parameters, task parameters) of a grid point, or why the point does not exist."""
+    """(variant parameters, task parameters) of a grid point, or why the point does not exist.
+
+    ``seq_len`` is the total input length: copy's delay is 20 steps less; a task without a length
+    parameter (digits: 64 steps) takes its own. ``threads`` does not change the configuration.
+    """
     from attnbench.params import ParameterError, axis_params
     from attnbench.variants import get_variant
 
@@ -79,7 +91,7 @@ def configuration(
     reason = cls.skip(total, **params)
     if reason:
         return reason
-    return params, {"seq_len": total - COPY_OVERHEAD}
+    return params, ({"seq_len": total - COPY_OVERHEAD} if task == "copy" else {})
 
 
 def valid_points() -> list[tuple[str, ...]]:
