@@ -38,7 +38,8 @@ import pandas as pd
 from attnbench.errors import UsageError
 from attnbench.schema import COLUMNS, METRIC_COLUMNS
 
-PARAM_NAMES = ("variant", "seq_len", "memory", "top_k")  # what results without benchmarks.json are read with
+# what results without benchmarks.json are read with: the first len(params) of these (older suites had four)
+PARAM_NAMES = ("variant", "seq_len", "memory", "top_k", "task", "threads")
 METHOD_COLUMNS = {"time_forward": "fwd_time_s", "time_step": "step_time_s", "peakmem_step": "rss_peak_bytes"}
 IQR_COLUMNS = {"fwd_time_s": "fwd_time_iqr_s", "step_time_s": "step_time_iqr_s"}
 INVERSE_METHODS = {"track_inverse_score": "score"}  # asv tracks lower-is-better figures; these are 1/column
@@ -257,7 +258,7 @@ def _add_file(
         column = column_of(bench)
         cells = dict(zip(data["result_columns"], entry)) if isinstance(entry, list) else {}
         params = cells.get("params") or []
-        names = names_meta.get(bench) or list(PARAM_NAMES)
+        names = names_meta.get(bench) or list(PARAM_NAMES[: len(params)])
         if column is None or not params or len(names) != len(params):
             ignored += 1
             continue
