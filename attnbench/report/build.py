@@ -178,7 +178,7 @@ def _status_section(task_frame: pd.DataFrame, task: str, out: Path) -> Section:
     else:
         section.tables.append(Table(_reasons(failed), "points that failed (oom, error, timeout)"))
     if not skipped.empty:
-        section.paragraphs.append(f"{len(skipped)} point(s) not run (skipped; the reason of each is listed) are not drawn.")
+        section.paragraphs.append(f"{len(skipped)} point(s) not run (the reason of each is listed) are not drawn.")
         section.tables.append(Table(_reasons(skipped), "points not run", collapsed=True))
     return section
 
