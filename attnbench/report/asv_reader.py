@@ -273,8 +273,10 @@ def _add_file(
             row = rows.get(key)
             if row is None:
                 row = rows[key] = _new_row(config, machine, machine_name, commit, env, data, source)
-            if bench.rsplit(".", 1)[-1] in INVERSE_METHODS and isinstance(value, (int, float)) and value:
-                value = 1.0 / value
+            if bench.rsplit(".", 1)[-1] in INVERSE_METHODS:
+                row.update(higher_is_better=True, score_metric="accuracy")  # attnbench's Accuracy benchmark
+                if isinstance(value, (int, float)) and value:
+                    value = 1.0 / value
             _set_value(row, column, value, lo, hi)
     return ignored
 

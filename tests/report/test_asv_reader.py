@@ -107,9 +107,11 @@ def test_the_inverse_score_asv_tracks_is_read_as_the_accuracy(tmp_path):
         data["results"]["bench_variants.VariantSuite.track_inverse_score"] = entry
         file.write_text(json.dumps(data))
     assert column_of("bench_accuracy.Accuracy.track_inverse_score") == "score"
-    frame, _ = read_asv(tmp_path / "asv")
+    frame, notes = read_asv(tmp_path / "asv")
     ok = frame[frame["status"] == "ok"].set_index(["variant", "seq_len"])
     assert ok.loc[("lstm", 200), "score"] == pytest.approx(0.55)
+    assert ok.loc[("lstm", 200), "score_metric"] == "accuracy" and ok.loc[("lstm", 200), "higher_is_better"]
+    assert not any("assumes it is" in n for n in notes)
     assert ok.loc[("dense", 100), "score"] == pytest.approx(0.965)
 
 
