@@ -93,7 +93,10 @@ def plugin(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """asv check, then every benchmark once here, in this environment (`asv run --quick -E existing`)."""
+    """asv check, then every benchmark once here, in this environment (`asv run --quick -E existing`).
+
+    The benchmarks run with ATTNBENCH_ASV_THREADS threads (default 1; set it in the environment to change).
+    """
     install(session)
     session.run("asv", "machine", "--yes")
     existing = f"existing:{session.virtualenv.bin}/python"
@@ -145,6 +148,20 @@ def _slurm_unavailable() -> str | None:
     if not all(shutil.which(d) or os.path.exists(f"/usr/sbin/{d}") for d in daemons) and not shutil.which("apt-get"):
         return "Slurm and MariaDB are not installed and there is no apt-get to install them"
     return None
+
+
+@nox.session
+def bench_env(session: nox.Session) -> None:
+    """asv the way CI runners use it: HEAD built and installed into asv's own environment for the matrix.
+
+    asv creates the environment with the matrix's torch, installs HEAD's wheel with --no-deps, and
+    benchmarks/envcheck.py fails the install if the environment's torch is not the matrix's; then one
+    cheap benchmark runs there. Extra arguments go to `asv run` (e.g. `-b Track` to run more).
+    """
+    session.install("asv>=0.6,<0.7", "virtualenv")
+    session.run("asv", "machine", "--yes")
+    args = session.posargs or ["-b", r"track_flops_fwd\('lstm'"]
+    session.run("asv", "run", "--quick", "--show-stderr", *args, f"{_head(session)}^!")
 
 
 def _head(session: nox.Session) -> str:

@@ -22,7 +22,8 @@ class Metric:
     ``scales_as``: the kind of declared scaling exponent it follows (``time``, ``flops``, ``memory``;
     see ``RecurrentVariant.scaling_exponents``); ``analytic``: the column of its analytic count.
     ``device``: where it can be had (``any``; ``cuda``: a CUDA device; ``nvml``: an NVIDIA GPU).
-    ``asv``: tracked by the asv ``Track`` benchmarks.
+    ``asv``: tracked by the asv ``Track`` cost benchmarks (score and final_loss are tracked after a
+    training run of their own by benchmarks/bench_accuracy.py, the score as its inverse).
     """
 
     name: str
@@ -81,12 +82,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("energy_j", "J", "device energy per training step (NVML total-energy counter)", "lower", device="nvml",
            cost="energy per training step", chain="energy", scales_as="time", asv=True),
     Metric("power_w", "W", "average device power over the energy window", device="nvml"),
-    Metric("score", "task metric", "task score on held-out batches after training (see score_metric)", "task",
-           asv=True),
+    Metric("score", "task metric", "task score on held-out batches after training (see score_metric)", "task"),
     Metric("score_metric", "name", "what score is: accuracy (higher is better) or mse (lower is better)"),
     Metric("higher_is_better", "bool", "direction of score"),
     Metric("chance", "task metric", "score of a predictor that ignores the input"),
-    Metric("final_loss", "task loss", "training loss at the end of the accuracy run", "lower", asv=True),
+    Metric("final_loss", "task loss", "training loss at the end of the accuracy run", "lower"),
     Metric("train_time_s", "s", "wall time of the accuracy run", "lower"),
     Metric("transfer_scores", "JSON", "{evaluation length: score} for transfer tasks", "task"),
     Metric("grad_reach", "JSON", "[[distance, norm], ...]: |d loss_T / d h_(T-1-distance)|, mean over the batch"),

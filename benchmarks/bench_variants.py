@@ -2,11 +2,15 @@
 
 * ``Step``: asv's own timers and peak-memory probe around a forward pass and a training step
   (forward, loss, backward), device-synchronised.
-* ``Track``: every other figure of a configuration (FLOPs, bytes saved for backward, CUDA and NVML
-  memory, energy, accuracy after a short deterministic training run) from ONE attnbench measurement per
-  configuration, made in ``setup_cache`` (once per environment and commit, in its own process) and
-  read back by each ``track_`` method: nothing is trained or measured twice. A figure the device
-  cannot give (CUDA memory on a CPU, say) is skipped through asv's skip mechanism, never reported as 0.
+* ``Track``: every other cost figure of a configuration (FLOPs, bytes saved for backward, CUDA and
+  NVML memory, energy) from ONE attnbench measurement per configuration, made by the first ``track_``
+  process of that configuration and read back by the others (benchmarks/cache.py): nothing is measured
+  twice, and a run filtered with ``-b`` measures only what it selects. A figure the device cannot give
+  (CUDA memory on a CPU, say) is skipped through asv's skip mechanism, never reported as 0. The
+  ``track_`` methods are made from the metrics declared with ``asv=True`` in attnbench.metrics.
+
+Accuracy after training is in bench_accuracy.py. Every benchmark runs with the threads of
+benchmarks/__init__.py (the ``threads`` parameter).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import torch
 from asv_runner.benchmarks.mark import SkipNotImplemented, skip_benchmark_if, skip_for_params
 
 from attnbench.metrics import METRICS
-from benchmarks.grid import GRID, PARAM_NAMES, PARAMS, invalid_points, options, point, valid_points
+from benchmarks import pin_threads
+from benchmarks.cache import cache_folder, cached
+from benchmarks.grid import GRID, PARAM_NAMES, PARAMS, invalid_points, options, point
 
 NO_CUDA = GRID["device"] != "cuda" or not torch.cuda.is_available()  # CUDA-only figures are skipped
 INVALID = invalid_points()
@@ -30,6 +36,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _point(*key: str):
+    """The grid point's Point on the device this runner has; NotImplementedError (asv: skip) if there is none."""
+    p = point(*key)
+    if isinstance(p, str):
+        raise NotImplementedError(p)
+    return p.replace(device=str(_device()))
+
+
 class Step:
     """Forward pass and training step of one configuration, timed and memory-probed by asv."""
 
@@ -37,11 +51,9 @@ class Step:
     param_names = PARAM_NAMES
     timeout = 600
 
-    def setup(self, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
-        p = point(variant, seq_len, memory, top_k, task)
-        if isinstance(p, str):
-            raise NotImplementedError(p)
-        p = p.replace(device=str(_device()))
+    def setup(self, *key: str) -> None:
+        pin_threads()
+        p = _point(*key)
         self.device = _device()
         self.task = p.build_task()
         self.model = p.build_model(self.task)  # the builder measure() uses: seeded, on device
@@ -54,40 +66,34 @@ class Step:
         _sync(self.device)
 
     @skip_for_params(INVALID)
-    def time_forward(self, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
+    def time_forward(self, *key: str) -> None:
         self.model(self.x)
         _sync(self.device)
 
     @skip_for_params(INVALID)
-    def time_step(self, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
+    def time_step(self, *key: str) -> None:
         self.step()
 
     @skip_for_params(INVALID)
-    def peakmem_step(self, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
+    def peakmem_step(self, *key: str) -> None:
         self.step()
 
 
 class Track:
-    """Every non-timing figure of each configuration, from one measurement per configuration."""
+    """Every non-timing cost figure of each configuration, from one measurement per configuration."""
 
     params = PARAMS
     param_names = PARAM_NAMES
-    timeout = 3600
+    timeout = 900
 
-    def setup_cache(self) -> dict[str, dict]:
-        """Measure every valid configuration once; asv hands the result to each track_ method."""
-        from attnbench.measure import measure
+    def setup_cache(self) -> str:
+        """The folder the per-configuration measurements are cached in (nothing is measured here)."""
+        return cache_folder()
 
-        rows = {}
-        for key in valid_points():
-            rows["|".join(key)] = measure(point(*key).replace(device=str(_device())), options())
-        return rows
-
-    def setup(self, rows: dict, variant: str, seq_len: str, memory: str, top_k: str, task: str) -> None:
-        key = "|".join((variant, seq_len, memory, top_k, task))
-        if key not in rows:
-            raise NotImplementedError(str(point(variant, seq_len, memory, top_k, task)))
-        self.row = rows[key]
+    def setup(self, folder: str, *key: str) -> None:
+        p = _point(*key)
+        pin_threads()
+        self.row = cached(folder, key, lambda: _measure(p))
 
     def _metric(self, column: str) -> float:
         value = self.row.get(column)
@@ -96,10 +102,17 @@ class Track:
         return float(value)
 
 
+def _measure(p) -> dict:
+    """The cost figures of one configuration (no training run, no gradient reach: see grid.options)."""
+    from attnbench.measure import measure
+
+    return measure(p, options())
+
+
 def _track(metric):
     """A ``track_<metric>`` method of :class:`Track`, made from the metric's declaration."""
 
-    def track(self: Track, rows: dict, *point: str) -> float:
+    def track(self: Track, folder: str, *key: str) -> float:
         return self._metric(metric.name)
 
     track.__name__ = f"track_{metric.name}"

@@ -1,18 +1,25 @@
-"""The asv grid: variant x sequence length x memory size x top-k x task, chosen by ATTNBENCH_ASV_GRID.
+"""The asv grid: variant x sequence length x memory size x top-k, chosen by ATTNBENCH_ASV_GRID.
 
 ``cpu`` (default) is small enough for `asv run --quick` on a 2-core CI runner; ``gpu`` is the grid for
 GPU runners (set ATTNBENCH_ASV_GRID=gpu in their environment; no code change). The variants are every
 installed one, plugins included, or those named in ATTNBENCH_ASV_VARIANTS. Parameter values are
 strings: the sequence length is the total input length, and ``"none"`` is "this axis does not apply"
-(or, for a parameter that accepts none, its none: SAB's unbounded memory). Each grid point is an
-:class:`attnbench.config.Point` measured with :func:`options`, the objects a sweep measures, so asv rows
-get the label a sweep gives the same configuration.
+(or, for a parameter that accepts none, its none: SAB's unbounded memory).
+
+The last parameter, ``threads``, is the number of CPU threads every benchmark runs with
+(ATTNBENCH_ASV_THREADS, default 1; see benchmarks/__init__.py): a parameter of one value, so that asv's
+results say how many threads their figures were measured with.
+
+Each grid point is an :class:`attnbench.config.Point` measured with :func:`options`, the objects a
+sweep measures, so asv rows get the label a sweep gives the same configuration.
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from benchmarks import THREADS
 
 
 def _variants() -> list[str]:
@@ -33,8 +40,9 @@ GRIDS: dict[str, dict[str, Any]] = {
         "top_k": ["none", "4"],
         "batch": 8,
         "hidden_size": 32,
-        "train_steps": 60,
         "device": "cpu",
+        # bench_accuracy.py: digits (64 steps), Adam, mean over the seeds (CPU: ~40 s per seed, all 4 built-ins)
+        "accuracy": {"steps": 150, "batch": 32, "hidden_size": 32, "lr": 0.01, "seeds": [0, 1]},
     },
     "gpu": {
         "variant": _variants(),
@@ -43,8 +51,8 @@ GRIDS: dict[str, dict[str, Any]] = {
         "top_k": ["none", "5", "10"],
         "batch": 32,
         "hidden_size": 128,
-        "train_steps": 1000,
         "device": "cuda",
+        "accuracy": {"steps": 1000, "batch": 32, "hidden_size": 128, "lr": 0.003, "seeds": [0, 1, 2]},
     },
 }
 NAME = os.environ.get("ATTNBENCH_ASV_GRID", "cpu")
@@ -54,22 +62,25 @@ GRID = GRIDS[NAME]
 # ATTNBENCH_ASV_TASKS (comma-separated) names the tasks; copy by default (its length parameter is the delay
 # T). A parameter of one value still shows in asv's results, so they say which task was measured.
 GRID["task"] = [t.strip() for t in os.environ.get("ATTNBENCH_ASV_TASKS", "copy").split(",") if t.strip()]
-PARAM_NAMES = ["variant", "seq_len", "memory", "top_k", "task"]
+GRID["threads"] = [str(THREADS)]  # likewise: the threads the figures were measured with
+PARAM_NAMES = ["variant", "seq_len", "memory", "top_k", "task", "threads"]
 PARAMS = [GRID[name] for name in PARAM_NAMES]
 
 
 def options():
-    """How every grid point is measured (attnbench.config.Options): a short deterministic training run."""
+    """How every grid point's costs are measured (attnbench.config.Options): no training run, no gradient
+    reach (asv tracks accuracy in bench_accuracy.py, after a training run of its own)."""
     from attnbench.config import Options
 
-    return Options(warmup=1, repeats=3, train_steps=GRID["train_steps"], train_batch=32)
+    return Options(warmup=1, repeats=1, train_steps=0, reach=False)
 
 
-def point(variant: str, seq_len: str, memory: str, top_k: str, task: str):
+def point(variant: str, seq_len: str, memory: str, top_k: str, task: str = "copy", threads: str = ""):
     """The attnbench.config.Point of a grid point, or why the point does not exist (a string).
 
     ``seq_len`` is the total input length; the task's length parameter is set to give it. An axis
-    value other than "none" for an axis the variant has no parameter for makes no point.
+    value other than "none" for an axis the variant has no parameter for makes no point. ``threads``
+    does not change the configuration.
     """
     from attnbench.config import Point
     from attnbench.params import ParameterError, axis_params
@@ -99,7 +110,7 @@ def point(variant: str, seq_len: str, memory: str, top_k: str, task: str):
     return p.skip_reason or p
 
 
-def configuration(variant: str, seq_len: str, memory: str, top_k: str, task: str = "copy"):
+def configuration(variant: str, seq_len: str, memory: str, top_k: str, task: str = "copy", threads: str = ""):
     """(variant parameters, task parameters) of a grid point, or why the point does not exist."""
     p = point(variant, seq_len, memory, top_k, task)
     return p if isinstance(p, str) else (p.params, dict(p.task_params))

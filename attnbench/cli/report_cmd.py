@@ -22,6 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "-o", "--out", required=True, metavar="DIR", help="folder to write index.html, summary.md and figures/ into"
     )
     p.add_argument("--title", default=None, help="title of the report (default: 'attnbench report')")
+    p.add_argument(
+        "--commit",
+        default=None,
+        metavar="HASH",
+        help="asv results: the commit to read, a hash or a prefix of one (default: on each machine the newest "
+        "commit on the branch asv.conf.json configures; the report says which it read)",
+    )
     p.set_defaults(func=run)
 
 
@@ -32,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     command = shlex.join(["attnbench", "report", *args.paths, "-o", args.out])
     if args.title:
         command += " --title " + shlex.quote(args.title)
-    index = build_report(args.paths, args.out, title=args.title, command=command)
+    if args.commit:
+        command += " --commit " + shlex.quote(args.commit)
+    index = build_report(args.paths, args.out, title=args.title, command=command, commit=args.commit)
     print(f"wrote {index} (and summary.md, figures/ beside it)")
     return 0

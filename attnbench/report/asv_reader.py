@@ -9,10 +9,17 @@ Layout (written by ``asv run``)::
 
 ``results[name]`` is a row aligned with ``result_columns``; its ``result`` entry lists one value per
 combination of ``params`` (``itertools.product`` order), None where the benchmark failed and NaN where
-it was skipped. attnbench's benchmarks take ``param_names == ["variant", "seq_len", "memory", "top_k"]``
-(values stored as ``repr`` strings, ``'none'`` where an axis does not apply); the method name (the last
-dotted component) says which schema column a value fills. Several methods of one configuration merge
-into one row. Only the newest commit per machine and environment is read.
+asv did not run it (a combination the benchmark skips, one that ``-b`` left out, a figure the device
+cannot give: asv stores no reason). attnbench's benchmarks take ``param_names == ["variant",
+"seq_len", "memory", "top_k", "task", "threads"]`` (values stored as ``repr`` strings, ``'none'``
+where an axis does not apply); the method name (the last dotted component) says which schema column a
+value fills, ``track_inverse_score`` filling ``score`` with 1/value. Several methods of one
+configuration merge into one row.
+
+One commit is read: the one asked for (a hash or a prefix of one), else, on each machine, the newest
+(by commit date) of those on the branch asv.conf.json configures, when the results folder is that
+configuration's ``results_dir`` inside a git checkout, else the newest. Every environment's results of
+that commit are read (``-E existing`` ones beside the virtualenv ones); a note says which commit.
 """
 
 from __future__ import annotations
@@ -22,18 +29,23 @@ import datetime as dt
 import itertools
 import json
 import math
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from attnbench.config import axis_label
+from attnbench.errors import UsageError
 from attnbench.schema import COLUMNS, METRIC_COLUMNS
 
-PARAM_NAMES = ("variant", "seq_len", "memory", "top_k")
+# what results without benchmarks.json are read with: the first len(params) of these (older suites had four)
+PARAM_NAMES = ("variant", "seq_len", "memory", "top_k", "task", "threads")
 METHOD_COLUMNS = {"time_forward": "fwd_time_s", "time_step": "step_time_s", "peakmem_step": "rss_peak_bytes"}
 IQR_COLUMNS = {"fwd_time_s": "fwd_time_iqr_s", "step_time_s": "step_time_iqr_s"}
+INVERSE_METHODS = {"track_inverse_score": "score"}  # asv tracks lower-is-better figures; these are 1/column
 SKIP_FILES = {"machine.json", "benchmarks.json"}
+NOT_RUN = "not run by asv (a skipped combination, one that -b left out, or a figure this device cannot give)"
 
 
 def column_of(benchmark: str) -> str | None:
@@ -41,6 +53,8 @@ def column_of(benchmark: str) -> str | None:
     method = benchmark.rsplit(".", 1)[-1]
     if method in METHOD_COLUMNS:
         return METHOD_COLUMNS[method]
+    if method in INVERSE_METHODS:
+        return INVERSE_METHODS[method]
     if method.startswith("track_") and method[len("track_") :] in METRIC_COLUMNS:
         return method[len("track_") :]
     return None
@@ -91,14 +105,70 @@ def _param_names(results_root: Path) -> dict[str, list[str]]:
     return {k: list(v.get("param_names") or []) for k, v in meta.items() if isinstance(v, dict)}
 
 
-def _newest(files: list[tuple[Path, dict[str, Any]]]) -> list[tuple[Path, dict[str, Any]]]:
-    """The newest file (by commit date) of each environment."""
-    best: dict[str, tuple[Path, dict[str, Any]]] = {}
+def _commit_of(path: Path, data: dict[str, Any]) -> str:
+    return str(data.get("commit_hash") or path.stem.partition("-")[0])
+
+
+def branch_commits(root: Path) -> tuple[str, set[str]] | None:
+    """(branch, its commits) when ``root`` is the ``results_dir`` of an asv.conf.json in a git checkout.
+
+    The configuration is looked for in ``root``'s three nearest parent folders; its first ``branches``
+    entry (else HEAD) is listed with ``git rev-list``. None when there is no such configuration or git
+    cannot list the branch.
+    """
+    from asv.util import load_json
+
+    root = root.resolve()
+    for conf_dir in list(root.parents)[:3]:
+        conf_file = conf_dir / "asv.conf.json"
+        if not conf_file.is_file():
+            continue
+        try:
+            conf = load_json(str(conf_file), js_comments=True)
+        except Exception:  # asv raises its own error types for a damaged file
+            return None
+        if not isinstance(conf, dict) or (conf_dir / str(conf.get("results_dir", "results"))).resolve() != root:
+            continue
+        branch = (conf.get("branches") or ["HEAD"])[0]
+        repo = (conf_dir / str(conf.get("repo", "."))).resolve()
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(repo), "rev-list", str(branch), "--"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return str(branch), set(out.split())
+    return None
+
+
+def choose_commit(
+    files: list[tuple[Path, dict[str, Any]]], commit: str | None, branch: tuple[str, set[str]] | None
+) -> tuple[str | None, str]:
+    """The commit to read from one machine's ``files`` and how it was chosen (for the report's note).
+
+    ``commit`` (a hash or a prefix of one) must match exactly one commit of the files, else
+    :class:`UsageError`; without it, the newest by commit date of those on ``branch`` (when given and
+    any are), else of all. (None, why) when ``commit`` is not among this machine's files.
+    """
+    dates: dict[str, float] = {}
     for path, data in files:
-        env = str(data.get("env_name") or path.stem.partition("-")[2])
-        if env not in best or (data.get("date") or 0) > (best[env][1].get("date") or 0):
-            best[env] = (path, data)
-    return [best[k] for k in sorted(best)]
+        c = _commit_of(path, data)
+        dates[c] = max(dates.get(c, 0), data.get("date") or 0)
+    if commit:
+        matches = sorted(c for c in dates if c.startswith(commit) or commit.startswith(c))
+        if len(matches) > 1:
+            shown = ", ".join(m[:12] for m in matches)
+            raise UsageError(f"commit {commit!r} is ambiguous in the asv results; it matches {shown}")
+        if not matches:
+            return None, f"no results of commit {commit}"
+        return matches[0], "asked for"
+    on_branch = {c: d for c, d in dates.items() if branch and any(b.startswith(c) for b in branch[1])}
+    pool, how = (on_branch, f"the newest commit on {branch[0]}") if on_branch else (dates, "the newest commit")
+    return max(pool, key=lambda c: (pool[c], c)), f"{how} of {len(dates)} in the results"
 
 
 def _timestamp(ms: Any) -> str | None:
@@ -107,16 +177,21 @@ def _timestamp(ms: Any) -> str | None:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).isoformat()
 
 
-def read_asv(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
-    """Rows (schema columns plus ``source``) from an asv results folder, and notes for the report.
+def read_asv(path: str | Path, commit: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Rows (schema columns plus ``source``) of one commit from an asv results folder, and notes for the report.
 
-    Damaged result files are skipped and counted in a note.
+    ``commit`` is a hash or a prefix of one; None: on each machine the newest on the configured branch
+    (see the module's description). A note says which commit each machine's rows are from. Damaged
+    result files are skipped and counted in a note. :class:`UsageError` when ``commit`` is in none of
+    the machines' results, or matches several commits.
     """
     root = Path(path)
+    results_root = root.parent if (root / "machine.json").is_file() else root
+    branch = None if commit else branch_commits(results_root)
     names_meta = _param_names(root if (root / "benchmarks.json").exists() else root.parent)
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     notes: list[str] = []
-    damaged = ignored = 0
+    damaged = ignored = found = 0
     for mdir in machine_dirs(root):
         try:
             machine = json.loads((mdir / "machine.json").read_text())
@@ -135,12 +210,20 @@ def read_asv(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
                 damaged += 1
                 continue
             files.append((file, data))
-        chosen = _newest(files)
-        if len(chosen) < len(files):
-            commits = ", ".join(str(d.get("commit_hash", ""))[:8] for _, d in chosen)
-            notes.append(f"asv {mdir.name}: read the newest commit per environment ({commits}) of {len(files)} files")
+        if not files:
+            continue
+        picked, how = choose_commit(files, commit, branch)
+        if picked is None:
+            notes.append(f"asv {mdir.name}: {how}; nothing read from this machine")
+            continue
+        chosen = [(f, d) for f, d in files if _commit_of(f, d) == picked]
+        envs = ", ".join(sorted(str(d.get("env_name") or f.stem.partition("-")[2]) for f, d in chosen))
+        notes.append(f"asv {mdir.name}: read commit {picked[:8]} ({how}; environments: {envs})")
         for file, data in chosen:
             ignored += _add_file(rows, file, data, machine, mdir.name, names_meta, str(root))
+        found += 1
+    if commit and not found:
+        raise UsageError(f"commit {commit!r} is not in the asv results in {str(root)!r}")
     if damaged:
         notes.append(f"skipped {damaged} damaged asv result file(s) in {root}")
     if ignored:
@@ -171,7 +254,7 @@ def _add_file(
         column = column_of(bench)
         cells = dict(zip(data["result_columns"], entry)) if isinstance(entry, list) else {}
         params = cells.get("params") or []
-        names = names_meta.get(bench) or list(PARAM_NAMES)
+        names = names_meta.get(bench) or list(PARAM_NAMES[: len(params)])
         if column is None or not params or len(names) != len(params):
             ignored += 1
             continue
@@ -186,6 +269,10 @@ def _add_file(
             row = rows.get(key)
             if row is None:
                 row = rows[key] = _new_row(config, machine, machine_name, commit, env, data, source)
+            if bench.rsplit(".", 1)[-1] in INVERSE_METHODS:
+                row.update(higher_is_better=True, score_metric="accuracy")  # attnbench's Accuracy benchmark
+                if isinstance(value, (int, float)) and value:
+                    value = 1.0 / value
             _set_value(row, column, value, lo, hi)
     return ignored
 
@@ -225,7 +312,7 @@ def _set_value(row: dict[str, Any], column: str, value: Any, lo: Any, hi: Any) -
         row["missing"][column] = "asv benchmark failed"
     elif isinstance(value, float) and math.isnan(value):
         row["_states"].append("skipped")
-        row["missing"][column] = "asv benchmark skipped"
+        row["missing"][column] = NOT_RUN
     else:
         row["_states"].append("ok")
         row[column] = value
@@ -237,4 +324,15 @@ def _set_value(row: dict[str, Any], column: str, value: Any, lo: Any, hi: Any) -
     row["error"] = None if row["status"] == "ok" else "; ".join(reasons)
 
 
-__all__ = ["METHOD_COLUMNS", "PARAM_NAMES", "column_of", "is_asv_results", "parse_param", "read_asv"]
+__all__ = [
+    "INVERSE_METHODS",
+    "METHOD_COLUMNS",
+    "NOT_RUN",
+    "PARAM_NAMES",
+    "branch_commits",
+    "choose_commit",
+    "column_of",
+    "is_asv_results",
+    "parse_param",
+    "read_asv",
+]

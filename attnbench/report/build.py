@@ -179,8 +179,8 @@ def _status_section(task_frame: pd.DataFrame, task: str, out: Path) -> Section:
     else:
         section.tables.append(Table(_reasons(failed), "points that failed (oom, error, timeout)"))
     if not skipped.empty:
-        section.paragraphs.append(f"{len(skipped)} skipped combination(s) (they make no sense) are listed, not drawn.")
-        section.tables.append(Table(_reasons(skipped), "skipped combinations", collapsed=True))
+        section.paragraphs.append(f"{len(skipped)} point(s) not run (the reason of each is listed) are not drawn.")
+        section.tables.append(Table(_reasons(skipped), "points not run", collapsed=True))
     return section
 
 
@@ -206,17 +206,19 @@ def build_report(
     out_dir: str | os.PathLike[str],
     title: str | None = None,
     command: str | None = None,
+    commit: str | None = None,
 ) -> Path:
     """Read results directories and asv results folders, write the report; returns its index.html.
 
     Writes ``index.html``, ``summary.md`` and ``figures/*.png`` into ``out_dir`` (earlier figures there
     are removed). ``command`` is the command line that regenerates the report, shown at its top.
+    ``commit`` chooses the commit read from asv results folders (default: the newest on the branch).
     Raises :class:`~attnbench.errors.UsageError` for a bad path or no rows.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{str(out)!r} exists and is not a folder; give -o a folder for the report")
-    table = load_table(paths)
+    table = load_table(paths, commit)
     frame = table.frame
     for old in (out / FIGURES).glob("*.png"):
         old.unlink()

@@ -54,7 +54,7 @@ class ResultsTable:
     sources: list[str] = field(default_factory=list)
 
 
-def _read_one(path: Path) -> tuple[pd.DataFrame, list[str]]:
+def _read_one(path: Path, commit: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     if not path.exists():
         raise UsageError(f"{str(path)!r}: no such results directory or asv results folder")
     if (path / results.POINTS).is_dir():
@@ -66,7 +66,7 @@ def _read_one(path: Path) -> tuple[pd.DataFrame, list[str]]:
             warnings.warn(note, stacklevel=3)
         return frame, notes
     if is_asv_results(path):
-        frame, notes = read_asv(path)
+        frame, notes = read_asv(path, commit)
         for note in notes:
             if note.startswith("skipped"):
                 warnings.warn(note, stacklevel=3)
@@ -136,8 +136,12 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def load_table(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> ResultsTable:
+def load_table(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], commit: str | None = None
+) -> ResultsTable:
     """Read every path (results directory or asv results folder) into one :class:`ResultsTable`.
+
+    ``commit`` chooses the commit read from asv results folders (see :func:`read_asv`).
 
     Raises :class:`UsageError` naming the path for a path that is missing or of neither kind, and
     when there are no rows at all. Damaged files are skipped with a warning and a note.
@@ -149,7 +153,7 @@ def load_table(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
         raise UsageError("no results paths given")
     frames, notes = [], []
     for path in paths:
-        frame, found = _read_one(path)
+        frame, found = _read_one(path, commit)
         notes.extend(found)
         if not frame.empty:
             frames.append(frame)

@@ -39,3 +39,16 @@ def test_bad_path_is_one_line_exit_2(tmp_path, capsys, make, needle):
 def test_output_folder_is_required(capsys):
     assert main(["report", "somewhere"]) == 2
     assert "-o/--out" in capsys.readouterr().err
+
+
+def test_commit_of_asv_results_is_chosen_and_named(tmp_path, capsys):
+    from tests.report.conftest import ASV
+
+    out = tmp_path / "asv-report"
+    assert main(["report", str(ASV), "-o", str(out), "--commit", "aaaaaaaa"]) == 0
+    page = (out / "index.html").read_text()
+    assert "read commit aaaaaaaa (asked for" in page and "--commit aaaaaaaa" in page
+    capsys.readouterr()
+    assert main(["report", str(ASV), "-o", str(out), "--commit", "cccc"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "commit 'cccc' is not in the asv results" in err

@@ -48,7 +48,7 @@ def test_sweep_report_shows_failed_points_with_their_status(sweep_report):
     for status, who in (("oom", "dense"), ("timeout", "rsm[nu=10,rho=15]"), ("error", "sab[k_att=10")):
         assert re.search(rf"<td>{re.escape(who)}[^<]*</td><td>\d+</td><td>{status}</td>", failed), status
     assert "shapes &lt;3&gt; and &lt;4&gt; differ" in failed  # the error message, escaped
-    assert "skipped combinations (1 row)" in page
+    assert "points not run (1 row)" in page
 
 
 def test_summary_holds_the_front_tables_and_exponents(sweep_report):
