@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from attnbench.ops.lstm_cell import LSTMSequence
 from attnbench.ops.scores import to_sigmoid_form
 from attnbench.ops.state_bank import BankStorage, _graph_task_id
 from attnbench.variants.base import (
@@ -189,6 +190,81 @@ class _AttendStep(torch.autograd.Function):
         return d_h, d_s, None, None, d_w_query, d_w_key, v_grad if need[6] else None
 
 
+class _MemorySequence(torch.autograd.Function):
+    """The whole recurrence in one autograd node (see the module docstring): forward loops over time
+    keeping what backward needs, backward walks T-1, ..., 0 with the LSTM cell's backward by hand.
+
+    Returns the hidden states (T, B, H)."""
+
+    @staticmethod
+    def forward(ctx, make_set, x, w_ih, w_hh, b_ih, b_hh, w_query, w_key, v):  # noqa: ANN001, ANN205
+        b, t_len = x.shape[:2]
+        h_size = w_hh.shape[1]
+        # h_{T-1} is never read; step t writes row t - 1 before any read of it
+        bank = BankStorage(b, max(t_len - 1, 1), h_size, h_size, like=x, zero=False)
+        attended: AttendedSet = make_set(bank)
+        value_rows, key_rows = bank.values.unbind(1), bank.keys.unbind(1)
+        states = x.new_empty(t_len, b, h_size)  # s_t, the state fed to step t's cell
+        states[0].zero_()
+        queries = x.new_empty(t_len, b, h_size)
+        hidden = x.new_empty(t_len, b, h_size)
+        cell = LSTMSequence(x, (w_ih, w_hh, b_ih, b_hh), states)
+        w_query_t, w_key_t = w_query.t(), w_key.t()
+        weights: list[Tensor] = []
+        for t in range(t_len):
+            if t > 0:
+                h = hidden[t - 1]
+                value_rows[t - 1].copy_(h)
+                torch.mm(h, w_key_t, out=key_rows[t - 1])
+                attended.update(t - 1, weights[-1] if weights else None)
+                query = torch.mm(states[t - 1], w_query_t, out=queries[t])
+                summary, a = attended.read(query, v, t)
+                weights.append(a)
+                torch.add(h, summary, out=states[t]).mul_(0.5)  # s_t = (h_{t-1} + c_t) / 2
+            cell.step(t, hidden[t])
+        ctx.attended, ctx.cell, ctx.n_weights = attended, cell, len(weights)
+        ctx.save_for_backward(w_hh, w_query, w_key, v, states, queries, bank.saved, *cell.saved, *weights)
+        return hidden
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_hidden):  # noqa: ANN001, ANN205
+        w_hh, w_query, w_key, v, states, queries = ctx.saved_tensors[:6]
+        weights = ctx.saved_tensors[len(ctx.saved_tensors) - ctx.n_weights :]
+        attended: AttendedSet = ctx.attended
+        cell: LSTMSequence = ctx.cell
+        bank = attended.bank
+        need = ctx.needs_input_grad
+        cell.begin_backward(x_grad=need[1])
+        t_len = states.shape[0]
+        d_queries = torch.zeros_like(queries)
+        grad_v = torch.zeros_like(v)
+        d_values = d_keys = None
+        d_h_carry: Tensor | None = None  # what h_t gets from step t + 1
+        d_s_carry: Tensor | None = None  # what s_t gets from step t + 1's query
+        d_c: Tensor | None = None
+        for t in range(t_len - 1, -1, -1):
+            d_h = d_hidden[t] if d_h_carry is None else d_h_carry.add_(d_hidden[t])
+            d_s, d_c = cell.step_backward(t, d_h, d_c, state_grad=t > 0)  # s_0 = 0 needs none
+            if t == 0:
+                break
+            if d_s_carry is not None:
+                d_s.add_(d_s_carry)
+            d_summary = d_s.mul_(0.5)
+            d_query = attended.read_backward(t, queries[t], v, weights[t - 1], d_summary, grad_v)
+            d_queries[t].copy_(d_query)
+            d_s_carry = torch.mm(d_query, w_query) if t > 1 else None
+            if d_values is None:
+                d_values, d_keys = (g.unbind(1) for g in bank.grad_buffer())
+            # h_{t-1}'s row is complete: no earlier step reads it
+            d_h_carry = torch.addmm(d_summary, d_keys[t - 1], w_key).add_(d_values[t - 1])
+        d_ih, d_hh, d_b_ih, d_b_hh = cell.weight_grads()
+        rows = (t_len - 1) * queries.shape[1]
+        d_w_query = d_queries[1:].reshape(rows, -1).t() @ states[:-1].reshape(rows, -1) if need[6] else None
+        d_w_key = bank.key_weight_grad(bank.capacity) if need[7] and t_len > 1 else None
+        return None, cell.input_grad(), d_ih, d_hh, d_b_ih, d_b_hh, d_w_query, d_w_key, grad_v
+
+
 class MemoryLSTM(RecurrentVariant):
     """Base of the additive-attention LSTMs; subclasses implement :meth:`attended_set`."""
 
@@ -210,6 +286,9 @@ class MemoryLSTM(RecurrentVariant):
         gates = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
         # the scores in sigmoid form (attnbench.ops.scores), scaled once per pass
         weights = tuple(to_sigmoid_form(p) for p in (self.query.weight, self.key.weight, self.score))
+        if not diagnostics:
+            hidden = _MemorySequence.apply(self.attended_set, x, *gates, *weights)  # (T, B, H)
+            return VariantOutput(self.head(hidden.transpose(0, 1)))
         # h_{T-1} is never read; step t writes row t - 1 before any read of it
         bank = BankStorage(b, max(t_len - 1, 1), self.hidden_size, self.hidden_size, like=x, zero=False)
         run = _Run(bank, self.attended_set(bank), weights)
