@@ -34,7 +34,9 @@ class LSTMSequence:
     :attr:`saved` lists them, for the owning node to save (so that saved-tensor hooks see them).
     """
 
-    def __init__(self, x: Tensor, weights: tuple[Tensor, Tensor, Tensor, Tensor], states: Tensor, chunk: int = 64):
+    def __init__(
+        self, x: Tensor, weights: tuple[Tensor, Tensor, Tensor, Tensor], states: Tensor, chunk: int = 64
+    ) -> None:
         w_ih, w_hh, b_ih, b_hh = weights
         b, t_len, i = x.shape
         h = w_hh.shape[1]
@@ -68,7 +70,7 @@ class LSTMSequence:
         a[:, : 3 * h].sigmoid_()
         a[:, 3 * h :].tanh_()
         c = self.cells[t]
-        torch.mul(a[:, : 2 * h][:, h:], self.cells[t - 1] if t else self._zero, out=c)  # f c_{t-1}
+        torch.mul(a[:, h : 2 * h], self.cells[t - 1] if t else self._zero, out=c)  # f c_{t-1}
         c.addcmul_(a[:, :h], a[:, 3 * h :])  # + i g
         torch.mul(a[:, 2 * h : 3 * h], torch.tanh(c, out=self.tanh_cells[t]), out=out)
 

@@ -25,6 +25,7 @@ from attnbench.ops.lstm_cell import LSTMSequence
 from attnbench.ops.scores import to_sigmoid_form
 from attnbench.ops.sparse_read import sparse_attend, sparse_attend_backward
 from attnbench.ops.state_bank import BankStorage
+from attnbench.ops.step_pass import StepPass
 from attnbench.params import Param
 from attnbench.variants.base import (
     Diagnostics,
@@ -37,12 +38,11 @@ from attnbench.variants.base import (
     linear_flops,
 )
 from attnbench.variants.lstm import lstm_cell_flops, truncation_starts
-from attnbench.variants.memory_lstm import StepPass
 from attnbench.variants.registry import register_variant
 
 
 class _SabRun(StepPass):
-    """:class:`~attnbench.variants.memory_lstm.StepPass` of sab: also the memory count, the latest
+    """:class:`~attnbench.ops.step_pass.StepPass` of sab: also the memory count, the latest
     weights and rows, and the scoring MLP's weights."""
 
     def __init__(self, bank: BankStorage, k_top: int, weights: tuple[Tensor, Tensor, Tensor, Tensor]) -> None:
@@ -120,7 +120,7 @@ class _SabSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, config, x, w_ih, w_hh, b_ih, b_hh, w_query, b_query, w_key, w):  # noqa: ANN001, ANN205
-        k_trunc, k_att, k_top, max_mem = config
+        _, k_att, k_top, max_mem = config
         b, t_len = x.shape[:2]
         h_size = w_hh.shape[1]
         # memory j holds h at step (j + 1) k_att - 1; the last step's is never read
@@ -147,14 +147,14 @@ class _SabSequence(torch.autograd.Function):
                 continue
             start = 0 if max_mem is None else max(0, size - max_mem)
             query = torch.addmm(b_query, h_prov, w_query_t, out=queries[t])
-            summary, a, index, flat, norm = sparse_attend(bank, query, w, k_top, start, size)
+            summary, a, _, flat, norm = sparse_attend(bank, query, w, k_top, start, size)
             summaries[t].copy_(summary)
             torch.add(h_prov, summary, out=states[t + 1])
             reads.append((start, size, a, flat, norm))
         ctx.config, ctx.cell, ctx.bank, ctx.size = config, cell, bank, size
         ctx.reads = [r[:2] for r in reads]
         per_read = [u for r in reads for u in r[2:] if u is not None]
-        ctx.save_for_backward(w_hh, w_query, w_key, w, states, provisional, queries, bank.saved, *cell.saved, *per_read)
+        ctx.save_for_backward(w_query, w_key, w, states, provisional, queries, bank.saved, *cell.saved, *per_read)
         ctx.n_saved = len(per_read)
         return states, summaries
 
@@ -163,7 +163,7 @@ class _SabSequence(torch.autograd.Function):
     def backward(ctx, d_states, d_summaries):  # noqa: ANN001, ANN205
         k_trunc, k_att, k_top, _ = ctx.config
         saved = ctx.saved_tensors
-        w_hh, w_query, w_key, w, states, provisional, queries = saved[:7]
+        w_query, w_key, w, _, provisional, queries = saved[:6]
         per_read = iter(saved[len(saved) - ctx.n_saved :])
         cell: LSTMSequence = ctx.cell
         bank: BankStorage = ctx.bank
