@@ -6,14 +6,21 @@ At step t, attend with query ``s_{t-1}`` over a set of past hidden states (addit
 The first step attends over nothing and starts from ``s_0 = 0``. Subclasses choose the set (an
 :class:`AttendedSet`): every past state (dense) or the short-term buffer plus the relevant set (rsm).
 
-Speed. Everything a step does besides the LSTM cell is one autograd node, :class:`_AttendStep`:
-store ``h_{t-1}`` and its key ``U h_{t-1}``, update the set, project the query, attend, form ``s_t``.
-Its backward is written by hand: the attention's backward, then the gradient of ``h_{t-1}``, which is
-complete at that point because no earlier step reads it. The weight gradients of ``W``, ``U`` and
-``v`` are summed over the whole pass in a few large matrix products instead of one small product and
-one accumulation per step, and handed to autograd by step 1's node, the last to run. On a CPU, where
-a small matrix product or an autograd node costs tens of microseconds whatever its size, this is
-most of the difference between attention costing 3x an LSTM step and 2x.
+Speed. By default the whole sequence is one autograd node, :class:`_MemorySequence` (the shape of
+``fused_recurrent`` in flash-linear-attention, https://github.com/fla-org/flash-linear-attention): its
+forward loops over time without autograd, keeping the cell's gate activations and cell states
+(:class:`~attnbench.ops.lstm_cell.LSTMSequence`), the queries, the attention weights and the bank of
+stored states; its backward walks T-1, ..., 0 with the LSTM cell's backward written by hand beside the
+attention's (:class:`AttendedSet`'s ``read_backward``). The gradient of ``h_{t-1}`` is complete once
+step t's read is differentiated, because no earlier step reads it. Weight gradients (gates, W, U) are
+a few large matrix products at the end instead of small ones per step. No step synchronises with the
+device (no ``.item()``, no branching on tensor values).
+
+With ``diagnostics=True`` every step's state must be a node of the graph (gradient reach), so the
+recurrence runs one node per step instead, :class:`_AttendStep` (store ``h_{t-1}`` and its key, update
+the set, project the query, attend, form ``s_t``) beside ``torch.lstm_cell`` under autograd, sharing
+per-pass weight-gradient sums through :class:`~attnbench.ops.step_pass.StepPass`. Tests hold the two
+paths to each other and to the per-example references.
 """
 
 from __future__ import annotations
