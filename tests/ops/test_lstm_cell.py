@@ -8,7 +8,7 @@ import torch
 from attnbench.ops.lstm_cell import LSTMSequence
 
 
-def _reference(x, weights, cut):  # noqa: ANN001, ANN202
+def _reference(x, weights, cut):
     b, t_len, _ = x.shape
     h = c = x.new_zeros(b, weights[1].shape[1])
     hidden = []
