@@ -44,9 +44,13 @@ class LSTMSequence:
         self.states = states
         self.chunk = chunk
         # gate rows i, f, g, o -> i, f, o, g
-        self._perm = torch.cat([torch.arange(0, 2 * h), torch.arange(3 * h, 4 * h), torch.arange(2 * h, 3 * h)]).to(
-            x.device
+        dev = x.device  # built on the device: a host-to-device copy here would synchronise
+        order = (
+            torch.arange(0, 2 * h, device=dev),
+            torch.arange(3 * h, 4 * h, device=dev),
+            torch.arange(2 * h, 3 * h, device=dev),
         )
+        self._perm = torch.cat(order)
         self.w_ih, self.w_hh = w_ih.index_select(0, self._perm), w_hh.index_select(0, self._perm)
         self._w_hh_t = self.w_hh.t()
         self.x = x.transpose(0, 1).reshape(t_len * b, i)  # (T B, I), step-major
