@@ -61,6 +61,11 @@ class LSTMSequence:
         self.tanh_cells = x.new_empty(t_len, b, h)
         self._zero = x.new_zeros(b, h)
         self._grads: tuple[Tensor, Tensor, Tensor] | None = None
+        # per-step views made once (unbind: one call for all steps, instead of slicing in every step)
+        a = self.acts
+        self._rows = _views(a, states, a[..., : 3 * h], a[..., 3 * h :], a[..., :h], a[..., h : 2 * h])
+        self._rows += _views(a[..., 2 * h : 3 * h], self.cells, self.tanh_cells)
+        self._c_prev = [self._zero, *self._rows[7][:-1]]  # c_{t-1}, zero before step 0
 
     @property
     def saved(self) -> tuple[Tensor, ...]:
@@ -69,14 +74,13 @@ class LSTMSequence:
 
     def step(self, t: int, out: Tensor) -> None:
         """Step t: read ``states[t]`` and the previous cell state, write ``h_t`` into ``out`` (B, H)."""
-        h = self.hidden
-        a = self.acts[t].addmm_(self.states[t], self._w_hh_t)
-        a[:, : 3 * h].sigmoid_()
-        a[:, 3 * h :].tanh_()
-        c = self.cells[t]
-        torch.mul(a[:, h : 2 * h], self.cells[t - 1] if t else self._zero, out=c)  # f c_{t-1}
-        c.addcmul_(a[:, :h], a[:, 3 * h :])  # + i g
-        torch.mul(a[:, 2 * h : 3 * h], torch.tanh(c, out=self.tanh_cells[t]), out=out)
+        a, state, sig, g, i, f, o, c, tc = (rows[t] for rows in self._rows)
+        a.addmm_(state, self._w_hh_t)
+        sig.sigmoid_()  # i, f, o
+        g.tanh_()
+        torch.mul(f, self._c_prev[t], out=c)
+        c.addcmul_(i, g)  # c_t = f c_{t-1} + i g
+        torch.mul(o, torch.tanh(c, out=tc), out=out)
 
     # ----- backward -----------------------------------------------------------------------------------
 
@@ -85,30 +89,27 @@ class LSTMSequence:
         b, h = self._zero.shape
         like = self.acts
         self._grads = (like.new_zeros(4 * h, self.x.shape[1]), like.new_zeros(4 * h, h), like.new_zeros(4 * h))
-        self._d_gates = like.new_empty(self.chunk, b, 4 * h)
+        d = self._d_gates = like.new_empty(self.chunk, b, 4 * h)
+        self._d_rows = _views(d, d[..., :h], d[..., h : 2 * h], d[..., 2 * h : 3 * h], d[..., 3 * h :], d[..., : 3 * h])
         self._d_x = like.new_empty(self.x.shape) if x_grad else None
 
     def step_backward(self, t: int, d_h: Tensor, d_c: Tensor | None, state_grad: bool) -> tuple[Tensor | None, Tensor]:
         """Backward of step t given ``d h_t`` and ``d c_t`` (None: zero); returns ``d states[t]`` (None unless
         ``state_grad``) and ``d c_{t-1}``. Steps must go T-1, ..., 0, each exactly once."""
-        h = self.hidden
-        a = self.acts[t]
-        i, f, o, g = a[:, :h], a[:, h : 2 * h], a[:, 2 * h : 3 * h], a[:, 3 * h :]
-        tc = self.tanh_cells[t]
+        _, _, sig, g, i, f, o, _, tc = (rows[t] for rows in self._rows)
         row = t % self.chunk
-        d_a = self._d_gates[row]
+        d_a, d_i, d_f, d_o, d_g, d_sig = (rows[row] for rows in self._d_rows)
         # d c_t = d_c + d_h o (1 - tanh^2 c_t)
         d_cell = torch.ops.aten.tanh_backward(d_h * o, tc)
         if d_c is not None:
             d_cell.add_(d_c)
-        torch.mul(d_cell, g, out=d_a[:, :h])  # d i
-        torch.mul(d_cell, self.cells[t - 1] if t else self._zero, out=d_a[:, h : 2 * h])  # d f
-        torch.mul(d_h, tc, out=d_a[:, 2 * h : 3 * h])  # d o
-        torch.mul(d_cell, i, out=d_a[:, 3 * h :])  # d g
+        torch.mul(d_cell, g, out=d_i)
+        torch.mul(d_cell, self._c_prev[t], out=d_f)
+        torch.mul(d_h, tc, out=d_o)
+        torch.mul(d_cell, i, out=d_g)
         d_c_prev = d_cell.mul_(f)
-        sig = d_a[:, : 3 * h]
-        torch.ops.aten.sigmoid_backward.grad_input(sig, a[:, : 3 * h], grad_input=sig)
-        torch.ops.aten.tanh_backward.grad_input(d_a[:, 3 * h :], g, grad_input=d_a[:, 3 * h :])
+        torch.ops.aten.sigmoid_backward.grad_input(d_sig, sig, grad_input=d_sig)
+        torch.ops.aten.tanh_backward.grad_input(d_g, g, grad_input=d_g)
         d_state = torch.mm(d_a, self.w_hh) if state_grad else None
         if row == 0:
             self._flush(t)
@@ -140,6 +141,11 @@ class LSTMSequence:
             return None
         t_len = self.states.shape[0]
         return self._d_x.view(t_len, -1, self._d_x.shape[-1]).transpose(0, 1)
+
+
+def _views(*tensors: Tensor) -> list[list[Tensor]]:
+    """Each tensor's rows along dim 0, as a list of views."""
+    return [list(t.unbind(0)) for t in tensors]
 
 
 __all__ = ["LSTMSequence"]
