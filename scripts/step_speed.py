@@ -4,6 +4,11 @@ One step = forward, cross-entropy over every step, backward, on a copy-task-shap
 (input 10 one-hot classes, 9 output classes). Prints a table and, with --json, writes the figures.
 
     python scripts/step_speed.py --batch 32 --seq-len 1020
+    python scripts/step_speed.py --device cuda   # against cuDNN's fused LSTM (lstm-fused)
+
+dense, rsm and sab run their whole sequence as one autograd node (attnbench.ops.lstm_cell); lstm-cell is
+torch.lstm_cell under autograd, one node per step, the yardstick the issue's ratios are taken against.
+On CUDA every timed step ends with a device synchronisation.
 """
 
 from __future__ import annotations
@@ -32,10 +37,14 @@ HEAVY = {"dense"}  # timed in rounds of their own, after the others
 
 
 def _make_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
+    cuda = x.device.type == "cuda"
+
     def step() -> None:
         model.zero_grad(set_to_none=True)
         logits = model(x).logits
         F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).backward()
+        if cuda:
+            torch.cuda.synchronize(x.device)
 
     return step
 
@@ -67,17 +76,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only", nargs="*", help="labels to run (default: all)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--system-malloc", action="store_true", help="leave glibc's allocator as it is")
     args = ap.parse_args(argv)
     malloc_kept = False if args.system_malloc else keep_freed_memory()  # as attnbench measure does
     torch.manual_seed(0)
-    x = F.one_hot(torch.randint(0, 10, (args.batch, args.seq_len)), 10).float()
-    y = torch.randint(0, 9, (args.batch, args.seq_len))
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(f"step_speed: --device {args.device} is not allowed here; no CUDA device is available", file=sys.stderr)
+        return 2
+    x = F.one_hot(torch.randint(0, 10, (args.batch, args.seq_len)), 10).float().to(device)
+    y = torch.randint(0, 9, (args.batch, args.seq_len)).to(device)
     chosen = [c for c in CONFIGS if not args.only or c[0] in args.only]
     steps, times, errors = {}, {}, {}
     for label, name, params in chosen:
-        model = build_variant(name, 10, 9, args.hidden, **params)
+        model = build_variant(name, 10, 9, args.hidden, **params).to(device)
         steps[label] = _make_step(model, x, y)
         times[label] = []
     # Rounds interleave the variants so that drift in machine speed hits all of them alike. Dense
@@ -110,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     # least drift-sensitive ratio (variants timed in their own rounds, dense, have none), shown beside it.
     base = {key: next((r[key] for r in rows if r["label"] == "lstm-cell"), None) for key in ("median_s", "min_s")}
     print(
-        f"batch {args.batch}, seq_len {args.seq_len}, hidden {args.hidden}, torch {torch.__version__}, "
+        f"batch {args.batch}, seq_len {args.seq_len}, hidden {args.hidden}, device {device}, "
+        f"torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
         f"freed memory kept by the allocator: {malloc_kept}, {args.repeats} timed rounds"
     )

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from attnbench.ops.scores import softmax_attend, softmax_attend_backward
-from attnbench.ops.state_bank import BankStorage, StateBank, _graph_task_id
+from attnbench.ops.state_bank import BankStorage, StateBank, graph_task_id
 
 
 class SlotMemory:
@@ -88,7 +88,7 @@ class SlotMemory:
     def _backward_state(self, puts: int) -> None:
         """Bring the backward copy of the contents, and their slot gradients, to what they were after
         ``puts`` puts, in this backward pass."""
-        task = _graph_task_id()
+        task = graph_task_id()
         if self._bwd_task != task:  # a new backward pass starts from the final forward state
             self._bwd_task = task
             bwd, grad = self.data.clone(), torch.zeros_like(self.data)

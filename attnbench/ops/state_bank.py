@@ -24,12 +24,21 @@ from torch import Tensor
 
 from attnbench.ops.scores import Scratch
 
-_TASK_ID = getattr(torch._C, "_current_graph_task_id", None)
+_TASK_ID = getattr(torch._C, "_current_graph_task_id", None)  # private torch API, guarded below
 
 
-def _graph_task_id() -> int:
-    """The running backward pass's id (autograd's graph task), to key per-pass gradient buffers."""
-    return _TASK_ID() if _TASK_ID is not None else 0
+def graph_task_id() -> int:
+    """The running backward pass's id (autograd's graph task), to key per-pass gradient buffers.
+
+    Uses torch's private ``torch._C._current_graph_task_id``; raises RuntimeError, rather than returning
+    a constant that would silently mix the sums of two backward passes, where torch lacks it.
+    """
+    if _TASK_ID is None:
+        raise RuntimeError(
+            f"torch {torch.__version__} lacks torch._C._current_graph_task_id, which attnbench's per-step "
+            "backward (StateBank reads, diagnostics=True) needs to tell backward passes apart"
+        )
+    return _TASK_ID()
 
 
 class BankStorage:
@@ -97,7 +106,7 @@ class BankStorage:
     def grad(self) -> Tensor:
         """Gradient accumulator of whole rows (B, N, F) for the backward pass now running, zeroed once
         per pass."""
-        task = _graph_task_id()
+        task = graph_task_id()
         if self._grad is None or self._grad_task != task:
             self._grad = torch.zeros_like(self.data) if self.zero_grad else torch.empty_like(self.data)
             self._grad_task = task

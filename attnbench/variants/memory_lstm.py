@@ -6,14 +6,21 @@ At step t, attend with query ``s_{t-1}`` over a set of past hidden states (addit
 The first step attends over nothing and starts from ``s_0 = 0``. Subclasses choose the set (an
 :class:`AttendedSet`): every past state (dense) or the short-term buffer plus the relevant set (rsm).
 
-Speed. Everything a step does besides the LSTM cell is one autograd node, :class:`_AttendStep`:
-store ``h_{t-1}`` and its key ``U h_{t-1}``, update the set, project the query, attend, form ``s_t``.
-Its backward is written by hand: the attention's backward, then the gradient of ``h_{t-1}``, which is
-complete at that point because no earlier step reads it. The weight gradients of ``W``, ``U`` and
-``v`` are summed over the whole pass in a few large matrix products instead of one small product and
-one accumulation per step, and handed to autograd by step 1's node, the last to run. On a CPU, where
-a small matrix product or an autograd node costs tens of microseconds whatever its size, this is
-most of the difference between attention costing 3x an LSTM step and 2x.
+Speed. By default the whole sequence is one autograd node, :class:`_MemorySequence` (the shape of
+``fused_recurrent`` in flash-linear-attention, https://github.com/fla-org/flash-linear-attention): its
+forward loops over time without autograd, keeping the cell's gate activations and cell states
+(:class:`~attnbench.ops.lstm_cell.LSTMSequence`), the queries, the attention weights and the bank of
+stored states; its backward walks T-1, ..., 0 with the LSTM cell's backward written by hand beside the
+attention's (:class:`AttendedSet`'s ``read_backward``). The gradient of ``h_{t-1}`` is complete once
+step t's read is differentiated, because no earlier step reads it. Weight gradients (gates, W, U) are
+a few large matrix products at the end instead of small ones per step. No step synchronises with the
+device (no ``.item()``, no branching on tensor values).
+
+With ``diagnostics=True`` every step's state must be a node of the graph (gradient reach), so the
+recurrence runs one node per step instead, :class:`_AttendStep` (store ``h_{t-1}`` and its key, update
+the set, project the query, attend, form ``s_t``) beside ``torch.lstm_cell`` under autograd, sharing
+per-pass weight-gradient sums through :class:`~attnbench.ops.step_pass.StepPass`. Tests hold the two
+paths to each other and to the per-example references.
 """
 
 from __future__ import annotations
@@ -24,8 +31,10 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from attnbench.ops.lstm_cell import LSTMSequence
 from attnbench.ops.scores import to_sigmoid_form
-from attnbench.ops.state_bank import BankStorage, _graph_task_id
+from attnbench.ops.state_bank import BankStorage
+from attnbench.ops.step_pass import StepPass
 from attnbench.variants.base import (
     Diagnostics,
     FlopCount,
@@ -69,69 +78,6 @@ class AttendedSet:
         """For diagnostics, after :meth:`read` at step t: the time steps of the K weights (B, K),
         -1 where a slot is empty, and how many states the set holds (B,)."""
         raise NotImplementedError
-
-
-class _OuterSum:
-    """``sum_t a_t^T b_t`` over many steps, one matrix product per ``chunk`` steps instead of one each;
-    also ``sum_t a_t`` summed over rows (the gradient of a bias beside that of the weight)."""
-
-    def __init__(self, a: Tensor, b: Tensor, chunk: int = 64) -> None:
-        self._a = a.new_empty(chunk, *a.shape)
-        self._b = b.new_empty(chunk, *b.shape)
-        self._n = 0
-        self._total: Tensor | None = None
-        self._a_sum: Tensor | None = None
-
-    def add(self, a: Tensor, b: Tensor) -> None:
-        self._a[self._n].copy_(a)
-        self._b[self._n].copy_(b)
-        self._n += 1
-        if self._n == self._a.shape[0]:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._n:
-            a = self._a[: self._n].reshape(-1, self._a.shape[-1])
-            b = self._b[: self._n].reshape(-1, self._b.shape[-1])
-            self._total = a.t() @ b if self._total is None else self._total.addmm_(a.t(), b)
-            self._a_sum = a.sum(0) if self._a_sum is None else self._a_sum.add_(a.sum(0))
-            self._n = 0
-
-    def total(self) -> tuple[Tensor | None, Tensor | None]:
-        """``sum_t a_t^T b_t`` and ``sum_t a_t.sum(0)``; None if nothing was added."""
-        self._flush()
-        return self._total, self._a_sum
-
-
-class StepPass:
-    """What the step nodes of one forward pass share (memory_lstm's and sab's): the bank with a view
-    of each row, and the weight-gradient sums of the backward pass now running. Holds no tensor that
-    is part of the graph (no reference cycles): weights are kept detached, and only the first node
-    takes them as inputs, since only it hands their gradients to autograd (fewer inputs per node)."""
-
-    def __init__(self, bank: BankStorage) -> None:
-        self.bank = bank
-        self.value_rows, self.key_rows = bank.values.unbind(1), bank.keys.unbind(1)  # (B, H) views, one per row
-        self._task: int | None = None
-
-    def store(self, row: int, h: Tensor, w_key: Tensor) -> None:
-        """Write ``h`` and its key ``h @ w_key.T`` into bank row ``row``."""
-        self.value_rows[row].copy_(h)
-        torch.mm(h, w_key.t(), out=self.key_rows[row])
-
-    def grads(self, d_query: Tensor, x: Tensor, vector: Tensor) -> tuple[_OuterSum, Tensor]:
-        """For the backward pass now running (created at its first step): the sum of the query layer's
-        gradients (outer products of d_query and its input ``x``) and a zeroed gradient like ``vector``."""
-        task = _graph_task_id()
-        if self._task != task:
-            self._task = task
-            self._query_grad = _OuterSum(d_query, x)
-            self._vector_grad = torch.zeros_like(vector)
-            self.new_pass()
-        return self._query_grad, self._vector_grad
-
-    def new_pass(self) -> None:
-        """Hook: a backward pass starts."""
 
 
 class _Run(StepPass):
@@ -189,6 +135,81 @@ class _AttendStep(torch.autograd.Function):
         return d_h, d_s, None, None, d_w_query, d_w_key, v_grad if need[6] else None
 
 
+class _MemorySequence(torch.autograd.Function):
+    """The whole recurrence in one autograd node (see the module docstring): forward loops over time
+    keeping what backward needs, backward walks T-1, ..., 0 with the LSTM cell's backward by hand.
+
+    Returns the hidden states (T, B, H)."""
+
+    @staticmethod
+    def forward(ctx, make_set, x, w_ih, w_hh, b_ih, b_hh, w_query, w_key, v):  # noqa: ANN001, ANN205
+        b, t_len = x.shape[:2]
+        h_size = w_hh.shape[1]
+        # h_{T-1} is never read; step t writes row t - 1 before any read of it
+        bank = BankStorage(b, max(t_len - 1, 1), h_size, h_size, like=x, zero=False)
+        attended: AttendedSet = make_set(bank)
+        value_rows, key_rows = bank.values.unbind(1), bank.keys.unbind(1)
+        states = x.new_empty(t_len, b, h_size)  # s_t, the state fed to step t's cell
+        states[0].zero_()
+        queries = x.new_empty(t_len, b, h_size)
+        hidden = x.new_empty(t_len, b, h_size)
+        cell = LSTMSequence(x, (w_ih, w_hh, b_ih, b_hh), states)
+        w_query_t, w_key_t = w_query.t(), w_key.t()
+        weights: list[Tensor] = []
+        for t in range(t_len):
+            if t > 0:
+                h = hidden[t - 1]
+                value_rows[t - 1].copy_(h)
+                torch.mm(h, w_key_t, out=key_rows[t - 1])
+                attended.update(t - 1, weights[-1] if weights else None)
+                query = torch.mm(states[t - 1], w_query_t, out=queries[t])
+                summary, a = attended.read(query, v, t)
+                weights.append(a)
+                torch.add(h, summary, out=states[t]).mul_(0.5)  # s_t = (h_{t-1} + c_t) / 2
+            cell.step(t, hidden[t])
+        ctx.attended, ctx.cell, ctx.n_weights = attended, cell, len(weights)
+        ctx.save_for_backward(w_query, w_key, v, states, queries, bank.saved, *cell.saved, *weights)
+        return hidden
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_hidden):  # noqa: ANN001, ANN205
+        w_query, w_key, v, states, queries = ctx.saved_tensors[:5]
+        weights = ctx.saved_tensors[len(ctx.saved_tensors) - ctx.n_weights :]
+        attended: AttendedSet = ctx.attended
+        cell: LSTMSequence = ctx.cell
+        bank = attended.bank
+        need = ctx.needs_input_grad
+        cell.begin_backward(x_grad=need[1])
+        t_len = states.shape[0]
+        d_queries = torch.zeros_like(queries)
+        grad_v = torch.zeros_like(v)
+        d_values = d_keys = None
+        d_h_carry: Tensor | None = None  # what h_t gets from step t + 1
+        d_s_carry: Tensor | None = None  # what s_t gets from step t + 1's query
+        d_c: Tensor | None = None
+        for t in range(t_len - 1, -1, -1):
+            d_h = d_hidden[t] if d_h_carry is None else d_h_carry.add_(d_hidden[t])
+            d_s, d_c = cell.step_backward(t, d_h, d_c, state_grad=t > 0)  # s_0 = 0 needs none
+            if t == 0:
+                break
+            if d_s_carry is not None:
+                d_s.add_(d_s_carry)
+            d_summary = d_s.mul_(0.5)
+            d_query = attended.read_backward(t, queries[t], v, weights[t - 1], d_summary, grad_v)
+            d_queries[t].copy_(d_query)
+            d_s_carry = torch.mm(d_query, w_query) if t > 1 else None
+            if d_values is None:
+                d_values, d_keys = (g.unbind(1) for g in bank.grad_buffer())
+            # h_{t-1}'s row is complete: no earlier step reads it
+            d_h_carry = torch.addmm(d_summary, d_keys[t - 1], w_key).add_(d_values[t - 1])
+        d_ih, d_hh, d_b_ih, d_b_hh = cell.weight_grads()
+        rows = (t_len - 1) * queries.shape[1]
+        d_w_query = d_queries[1:].reshape(rows, -1).t() @ states[:-1].reshape(rows, -1) if need[6] else None
+        d_w_key = bank.key_weight_grad(bank.capacity) if need[7] and t_len > 1 else None
+        return None, cell.input_grad(), d_ih, d_hh, d_b_ih, d_b_hh, d_w_query, d_w_key, grad_v
+
+
 class MemoryLSTM(RecurrentVariant):
     """Base of the additive-attention LSTMs; subclasses implement :meth:`attended_set`."""
 
@@ -210,6 +231,9 @@ class MemoryLSTM(RecurrentVariant):
         gates = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
         # the scores in sigmoid form (attnbench.ops.scores), scaled once per pass
         weights = tuple(to_sigmoid_form(p) for p in (self.query.weight, self.key.weight, self.score))
+        if not diagnostics:
+            hidden = _MemorySequence.apply(self.attended_set, x, *gates, *weights)  # (T, B, H)
+            return VariantOutput(self.head(hidden.transpose(0, 1)))
         # h_{T-1} is never read; step t writes row t - 1 before any read of it
         bank = BankStorage(b, max(t_len - 1, 1), self.hidden_size, self.hidden_size, like=x, zero=False)
         run = _Run(bank, self.attended_set(bank), weights)

@@ -21,9 +21,11 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from attnbench.ops.lstm_cell import LSTMSequence
 from attnbench.ops.scores import to_sigmoid_form
 from attnbench.ops.sparse_read import sparse_attend, sparse_attend_backward
 from attnbench.ops.state_bank import BankStorage
+from attnbench.ops.step_pass import StepPass
 from attnbench.params import Param
 from attnbench.variants.base import (
     Diagnostics,
@@ -36,12 +38,11 @@ from attnbench.variants.base import (
     linear_flops,
 )
 from attnbench.variants.lstm import lstm_cell_flops, truncation_starts
-from attnbench.variants.memory_lstm import StepPass
 from attnbench.variants.registry import register_variant
 
 
 class _SabRun(StepPass):
-    """:class:`~attnbench.variants.memory_lstm.StepPass` of sab: also the memory count, the latest
+    """:class:`~attnbench.ops.step_pass.StepPass` of sab: also the memory count, the latest
     weights and rows, and the scoring MLP's weights."""
 
     def __init__(self, bank: BankStorage, k_top: int, weights: tuple[Tensor, Tensor, Tensor, Tensor]) -> None:
@@ -108,6 +109,114 @@ class _SabStep(torch.autograd.Function):
         return d_h_prov, d_stored, None, None, None, d_w_query, d_b_query, d_w_key, w_grad if need[8] else None
 
 
+class _SabSequence(torch.autograd.Function):
+    """The whole recurrence in one autograd node: forward loops over time keeping what backward needs,
+    backward walks T-1, ..., 0 with the LSTM cell's backward by hand (:mod:`attnbench.ops.lstm_cell`).
+    A memory's gradient is complete when backward reaches the step that stored it (no earlier step
+    reads it), and truncation cuts only the recurrent path of h and c, as in the per-step graph.
+
+    Returns (T + 1, B, H) states (row 0 the zero initial state, row t + 1 ``h_t``) and the (T, B, H)
+    summaries."""
+
+    @staticmethod
+    def forward(ctx, config, x, w_ih, w_hh, b_ih, b_hh, w_query, b_query, w_key, w):  # noqa: ANN001, ANN205
+        _, k_att, k_top, max_mem = config
+        b, t_len = x.shape[:2]
+        h_size = w_hh.shape[1]
+        # memory j holds h at step (j + 1) k_att - 1; the last step's is never read
+        bank = BankStorage(b, max((t_len - 1) // k_att, 1), h_size, w_key.shape[0], like=x, zero=False)
+        value_rows, key_rows = bank.values.unbind(1), bank.keys.unbind(1)
+        states = x.new_empty(t_len + 1, b, h_size)  # row t: the state fed to step t, h_{t-1}
+        states[0].zero_()
+        provisional = x.new_empty(t_len, b, h_size)  # h'_t
+        summaries = x.new_zeros(t_len, b, h_size)
+        queries = x.new_empty(t_len, b, w_key.shape[0])
+        cell = LSTMSequence(x, (w_ih, w_hh, b_ih, b_hh), states[:-1])
+        w_query_t, w_key_t = w_query.t(), w_key.t()
+        reads: list[tuple[int, int, Tensor, Tensor | None, Tensor | None]] = []  # start, stop, weights, flat, norm
+        size = 0
+        for t in range(t_len):
+            h_prov = provisional[t]
+            cell.step(t, h_prov)
+            if t > 0 and t % k_att == 0:  # h_{t-1} as it is, before truncation: memories are not detached
+                value_rows[size].copy_(states[t])
+                torch.mm(states[t], w_key_t, out=key_rows[size])
+                size += 1
+            if size == 0:
+                states[t + 1].copy_(h_prov)
+                continue
+            start = 0 if max_mem is None else max(0, size - max_mem)
+            query = torch.addmm(b_query, h_prov, w_query_t, out=queries[t])
+            summary, a, _, flat, norm = sparse_attend(bank, query, w, k_top, start, size)
+            summaries[t].copy_(summary)
+            torch.add(h_prov, summary, out=states[t + 1])
+            reads.append((start, size, a, flat, norm))
+        ctx.config, ctx.cell, ctx.bank, ctx.size = config, cell, bank, size
+        ctx.reads = [r[:2] for r in reads]
+        per_read = [u for r in reads for u in r[2:] if u is not None]
+        ctx.save_for_backward(w_query, w_key, w, states, provisional, queries, bank.saved, *cell.saved, *per_read)
+        ctx.n_saved = len(per_read)
+        return states, summaries
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_states, d_summaries):  # noqa: ANN001, ANN205
+        k_trunc, k_att, k_top, _ = ctx.config
+        saved = ctx.saved_tensors
+        w_query, w_key, w, _, provisional, queries = saved[:6]
+        per_read = iter(saved[len(saved) - ctx.n_saved :])
+        cell: LSTMSequence = ctx.cell
+        bank: BankStorage = ctx.bank
+        need = ctx.needs_input_grad
+        cell.begin_backward(x_grad=need[1])
+        t_len = provisional.shape[0]
+        first_read = t_len - len(ctx.reads)  # reads are the steps from the first memory on
+        # the per-read tensors in forward's order, each read's weights then, if kept, flat and norm
+        read_saved = []
+        for start, stop in ctx.reads:
+            weights = next(per_read)
+            flat, norm = (next(per_read), next(per_read)) if stop - start > k_top else (None, None)
+            read_saved.append((weights, flat, norm))
+        d_queries = torch.zeros_like(queries)
+        grad_w = torch.zeros_like(w)
+        d_values = d_keys = None
+        size = ctx.size
+        d_h_carry: Tensor | None = None  # what h_t gets from step t + 1 (recurrence and memory)
+        d_c: Tensor | None = None
+        for t in range(t_len - 1, -1, -1):
+            d_h = d_states[t + 1] if d_h_carry is None else d_h_carry.add_(d_states[t + 1])
+            if t >= first_read:
+                start, stop = ctx.reads[t - first_read]
+                weights, flat, norm = read_saved[t - first_read]
+                d_query, _ = sparse_attend_backward(
+                    bank, queries[t], w, weights, flat, norm, start, stop, d_summaries[t] + d_h, grad_w
+                )
+                d_queries[t].copy_(d_query)
+                d_h = torch.addmm(d_h, d_query, w_query)  # d h'_t
+            truncated = t % k_trunc == 0  # step 0's state is constant; later ones are detached
+            d_state, d_c = cell.step_backward(t, d_h, d_c, state_grad=not truncated)
+            if truncated:
+                d_c = None
+            d_h_carry = d_state
+            if t > 0 and t % k_att == 0:  # step t stored h_{t-1}: its gradient is complete
+                size -= 1
+                if d_values is None:
+                    d_values, d_keys = (g.unbind(1) for g in bank.grad_buffer())
+                d_stored = torch.addmm(d_values[size], d_keys[size], w_key)
+                d_h_carry = d_stored if d_h_carry is None else d_h_carry.add_(d_stored)
+        d_ih, d_hh, d_b_ih, d_b_hh = cell.weight_grads()
+        d_w_query = d_b_query = d_w_key = None
+        if ctx.reads:
+            rows = (t_len - first_read) * queries.shape[1]
+            dq = d_queries[first_read:].reshape(rows, -1)
+            d_w_query = dq.t() @ provisional[first_read:].reshape(rows, -1)
+            d_b_query = dq.sum(0)
+            if need[8]:
+                d_w_key = bank.key_weight_grad(ctx.size)
+        grads = (d_w_query, d_b_query, d_w_key, grad_w)
+        return None, cell.input_grad(), d_ih, d_hh, d_b_ih, d_b_hh, *grads
+
+
 @register_variant
 class SAB(RecurrentVariant):
     """LSTM with sparse top-k attention over memories stored every k_att steps."""
@@ -155,6 +264,11 @@ class SAB(RecurrentVariant):
         w_query, b_query = to_sigmoid_form(self.query.weight), to_sigmoid_form(self.query.bias)
         w_key, w_score = to_sigmoid_form(self.key.weight), to_sigmoid_form(self.score)
         weights = (w_query, b_query, w_key, w_score)
+        if not diagnostics:
+            config = (k_trunc, k_att, k_top, max_mem)
+            states, summaries = _SabSequence.apply(config, x, *gates, *weights)
+            both = torch.cat([states[1:], summaries], dim=2).transpose(0, 1)  # (B, T, 2H)
+            return VariantOutput(self.head(both))
         # memory j holds h at step (j + 1) k_att - 1; the last step's is never read
         bank = BankStorage(b, max((t_len - 1) // k_att, 1), self.hidden_size, w_key.shape[0], like=x, zero=False)
         run = _SabRun(bank, k_top, weights)

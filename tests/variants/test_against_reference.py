@@ -74,3 +74,22 @@ def test_repeated_backward_gives_the_same_gradients():
         second = torch.autograd.grad(loss, list(model.parameters()))
         for a, b in zip(first, second):
             torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_whole_sequence_node_matches_per_step_graph(case):
+    """The default path (one autograd node per sequence) against the per-step graph that diagnostics use:
+    outputs and every gradient, truncation included."""
+    name, params = case
+    torch.manual_seed(2)
+    model = build_variant(name, 5, 4, 8, **params).double()
+    x = torch.randn(3, 23, 5, dtype=torch.float64, requires_grad=True)
+    target = torch.randint(0, 4, (3, 23))
+    inputs = [x, *model.parameters()]
+    fast = model(x).logits
+    fast_grads = torch.autograd.grad(loss_of(fast, target), inputs)
+    per_step = model(x, diagnostics=True).logits
+    step_grads = torch.autograd.grad(loss_of(per_step, target), inputs)
+    torch.testing.assert_close(fast, per_step, rtol=1e-10, atol=1e-10)
+    for got, want in zip(fast_grads, step_grads):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
