@@ -11,7 +11,9 @@ import pytest
 TINY = ["--batch", "2", "--hidden", "4", "--repeats", "1", "--warmup", "0", "--train-steps", "0", "--no-progress"]
 
 
-def sweep(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def sweep(
+    *args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run `attnbench sweep` in a fresh interpreter, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "attnbench", "sweep", *args],
@@ -19,6 +21,7 @@ def sweep(*args: str, env: dict | None = None, timeout: float = 300) -> subproce
         text=True,
         timeout=timeout,
         env=env,
+        cwd=cwd,
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from attnbench.sweep.slurm import JOBS_FILE, LIVE, job_time_limit_min, query_jobs
-from tests.sweep.conftest import TINY
+from tests.sweep.conftest import TINY, sweep
 
 pytestmark = pytest.mark.slurm
 
@@ -56,14 +56,7 @@ def _default_sigint() -> None:
 
 def _sweep(*args: str, cwd: Path | None = None, fault: str | None = None, timeout: float = 240):
     env = {**os.environ, **({"ATTNBENCH_FAULT": fault} if fault else {})}
-    return subprocess.run(
-        [sys.executable, "-m", "attnbench", "sweep", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=cwd,
-    )
+    return sweep(*args, env=env, timeout=timeout, cwd=cwd)
 
 
 def _start(*args: str, fault: str | None = None) -> subprocess.Popen:
