@@ -10,7 +10,12 @@ class UsageError(ValueError):
     """A bad command line, file or value; the message names the bad value and what is allowed."""
 
 
+class PluginFault(RuntimeError):
+    """A variant or task broke its contract (e.g. returned the wrong shape); the message names it and its
+    package. The CLI reports it in one line with exit code 1: the plugin's bug, not the user's."""
+
+
 # Everything the CLI turns into a one-line error and exit code 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, ParameterError, UnknownNameError)
 
-__all__ = ["USER_ERRORS", "ParameterError", "UnknownNameError", "UsageError"]
+__all__ = ["USER_ERRORS", "ParameterError", "PluginFault", "UnknownNameError", "UsageError"]
