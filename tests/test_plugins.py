@@ -220,7 +220,7 @@ def test_every_installed_plugin_is_registered_or_reported():
             assert loaded_or_reported, f"{package}: {ep.name} neither loaded nor reported"
 
 
-def test_a_plugin_whose_default_breaks_its_own_bounds_fails_at_load_and_nothing_else_breaks(fake_site, capsys, tmp_path):
+def test_a_plugin_with_a_default_outside_its_bounds_fails_at_load_and_nothing_else_breaks(fake_site, capsys, tmp_path):
     [line] = [line for line in _failure_lines(_list_output(capsys, "variants")) if "demo-baddefault" in line]
     assert "baddefault_demo" in line and "default" in line and "memory=0" in line
     assert "baddefault_demo" not in list_variants()
