@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand."""
     p = sub.add_parser("sweep", help="measure a grid of configurations; every point in its own process")
     p.add_argument("spec", nargs="?", help="sweep spec file (.toml, .yaml); flags override its settings")
-    p.add_argument("--preset", help="built-in spec: quick (default, minutes on a laptop CPU), paper (GPU runners)")
+    p.add_argument(
+        "--preset",
+        help="built-in spec: quick (default, minutes on a laptop CPU), paper (GPU runners), plugin-smoke "
+        "(a plugin's check: add --variants lstm,YOURS)",
+    )
     p.add_argument("--out", "-o", help="results directory (default: results/<preset or spec name>)")
     p.add_argument("--resume", action="store_true", help="skip points already stored in --out")
     p.add_argument("--retry-failed", action="store_true", help="with --resume, run error and timeout points again")
@@ -158,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     """Expand, plan, run, summarise."""
     from attnbench.sweep import dry_run_table, make_executor, plan, summary_text
     from attnbench.sweep import run as run_points
+    from attnbench.sweep.supervise import sigterm_as_interrupt
 
     spec, name = build_spec(args)
     out = Path(args.out or f"results/{name}")
@@ -187,10 +193,19 @@ def run(args: argparse.Namespace) -> int:
     }
     executor = make_executor(args.executor, spec, out, slurm, wait=not args.no_wait)
     try:
-        frame = run_points(spec, out, executor, the_plan, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"attnbench: interrupted; stored points are kept in {out} (continue with --resume)")
+        with sigterm_as_interrupt():  # `timeout` and schedulers stop a sweep with SIGTERM: same as Ctrl-C
+            frame = run_points(spec, out, executor, the_plan, progress=not args.no_progress)
+    except KeyboardInterrupt as exc:
+        why = f" ({exc})" if str(exc) else ""
+        print(f"attnbench: interrupted{why}; stored points are kept in {out} (continue with --resume)", file=sys.stderr)
         return 130
+    elsewhere = frame.attrs.get("elsewhere") or []
+    if elsewhere:
+        print(
+            f"attnbench: skipped {len(elsewhere)} point(s) another sweep into {out} is measuring or has stored "
+            "(collect them later with --resume): " + "; ".join(elsewhere[:5]) + ("; ..." if len(elsewhere) > 5 else ""),
+            file=sys.stderr,
+        )
     print(summary_text(frame))
     print(f"results: {out}  (report: attnbench report {out} -o reports/{name})")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from attnbench.results import ResultsDir
 from attnbench.sweep.executors import ProcessExecutor, SubmititExecutor
 from attnbench.sweep.expand import Point, expand
 from attnbench.sweep.spec import SweepSpec, parse_bytes
+from attnbench.sweep.supervise import PointClaim
 from attnbench.tasks import build_task
 from attnbench.variants import get_variant
 from attnbench.variants.base import Shape
@@ -87,14 +89,38 @@ def make_executor(kind: str, spec: SweepSpec, out: Path, slurm: dict[str, Any], 
 
 
 def run(spec: SweepSpec, out: Path, executor: Any, the_plan: Plan, progress: bool = True) -> pd.DataFrame:
-    """Run the plan's points with ``executor``; returns the summary table of this run's points."""
+    """Run the plan's points with ``executor``; returns the summary table of this run's points.
+
+    Each point is claimed (a lock file, :class:`~attnbench.sweep.supervise.PointClaim`) just before it
+    runs: a point another sweep into the same directory is measuring, or has stored since this sweep
+    planned, is skipped and listed in ``frame.attrs["elsewhere"]``.
+    """
     results = ResultsDir(out)
     todo = the_plan.todo
     rows: list[dict[str, Any]] = []
+    elsewhere: list[str] = []
+    claims: dict[str, PointClaim] = {}
     started = time.perf_counter()
     bar = tqdm(total=len(todo), unit="point", disable=not progress, dynamic_ncols=True, file=sys.stderr)
 
+    def claimed() -> Iterator[Point]:
+        for point in todo:
+            claim = PointClaim(results.points, point.point_id)
+            if not claim.acquire():
+                elsewhere.append(f"{point.label} ({point.task}): being measured by {claim.holder()}")
+            elif results.read(point.point_id) not in (None, the_plan.stored.get(point.point_id)):
+                claim.release()
+                elsewhere.append(f"{point.label} ({point.task}): stored meanwhile by another sweep")
+            else:
+                claims[point.point_id] = claim
+                yield point
+                continue
+            bar.update(1)
+
     def done(point: Point, row: dict[str, Any] | None) -> None:
+        claim = claims.pop(point.point_id, None)
+        if claim is not None:
+            claim.release()
         if row is not None:
             rows.append(row)
             counts = Counter(r.get("status") for r in rows)
@@ -102,11 +128,14 @@ def run(spec: SweepSpec, out: Path, executor: Any, the_plan: Plan, progress: boo
         bar.update(1)
 
     try:
-        executor.run(todo, results, done)
+        executor.run(claimed(), results, done)
     finally:
         bar.close()
+        for claim in claims.values():
+            claim.release()
     frame = pd.DataFrame(rows)
     frame.attrs["wall_time_s"] = time.perf_counter() - started
+    frame.attrs["elsewhere"] = elsewhere
     return frame
 
 
@@ -116,6 +145,8 @@ SUMMARY_COLUMNS = ["label", "task", "seq_len", "status", "step_time_s", "saved_b
 def summary_text(frame: pd.DataFrame) -> str:
     """The end-of-sweep table plus wall-time accounting (measurement vs start-up and bookkeeping)."""
     if frame.empty:
+        if frame.attrs.get("elsewhere"):
+            return "nothing ran here (the other points were measured by another sweep)"
         return "nothing ran (every point was already stored)"
     cols = [c for c in SUMMARY_COLUMNS if c in frame.columns]
     table = frame[cols].copy()

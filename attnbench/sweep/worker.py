@@ -19,6 +19,9 @@ from typing import Any
 from attnbench.results import ResultsDir
 from attnbench.schema import SCHEMA_VERSION
 from attnbench.sweep.expand import Point
+from attnbench.sweep.supervise import guard_worker
+
+OWN_LIMIT_GRACE_S = 5.0  # a worker stops itself this long after its time limit, if nobody stopped it
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "not enough memory")
 
@@ -151,10 +154,21 @@ def limit_memory(max_bytes: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
 
 
-def run_point(point_json: str, results_dir: str, max_memory: int | None = None) -> str:
-    """Worker entry point: measure the point, store its row; returns the row's status."""
-    limit_memory(max_memory)
+def run_point(point_json: str, results_dir: str, max_memory: int | None = None, timeout_s: float | None = None) -> str:
+    """Worker entry point: measure the point, store its row; returns the row's status.
+
+    Ctrl-C is left to the parent, SIGTERM unwinds (no temporary file left), and past ``timeout_s`` (a
+    little later than the parent would) the worker stores a timeout row itself and exits.
+    """
     point = Point.from_json(point_json)
+    started = time.perf_counter()
+
+    def timed_out() -> None:
+        message = f"ran past the {timeout_s:g} s limit"
+        ResultsDir(results_dir).write(failure_row(point, "timeout", message, time.perf_counter() - started))
+
+    guard_worker(None if timeout_s is None else timeout_s + OWN_LIMIT_GRACE_S, timed_out)
+    limit_memory(max_memory)
     if point.threads is not None:
         import torch
 
