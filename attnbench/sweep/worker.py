@@ -23,7 +23,16 @@ from attnbench.sweep.supervise import guard_worker
 
 OWN_LIMIT_GRACE_S = 5.0  # a worker stops itself this long after its time limit, if nobody stopped it
 
-OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "not enough memory")
+OOM_MARKERS = (
+    "out of memory",
+    "can't allocate memory",
+    "cannot allocate memory",
+    "not enough memory",
+    "bad_alloc",  # C++ new failing (std::bad_alloc), e.g. under --max-memory's limit
+    "defaultcpuallocator",
+    "enforce fail at alloc_cpu",
+    "failed to allocate",
+)
 
 
 def config_row(point: Point) -> dict[str, Any]:
@@ -58,13 +67,22 @@ def _task_seq_len(point: Point) -> int | None:
 
 
 def is_oom(exc: BaseException) -> bool:
-    """Whether ``exc`` means memory ran out (CUDA, the host, or the limit set with --max-memory)."""
-    if isinstance(exc, MemoryError):
-        return True
+    """Whether ``exc`` means memory ran out (CUDA, the host, or the limit set with --max-memory).
+
+    Looks through the chain of causes too: an allocation failure often surfaces wrapped in another error
+    (the FLOP counter's, the compiler's), under its own type or as a bare ``std::bad_alloc``.
+    """
     oom_type = getattr(getattr(__import__("torch"), "cuda", None), "OutOfMemoryError", None)
-    if oom_type is not None and isinstance(exc, oom_type):
-        return True
-    return isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in OOM_MARKERS)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MemoryError) or (oom_type is not None and isinstance(current, oom_type)):
+            return True
+        if isinstance(current, Exception) and any(m in str(current).lower() for m in OOM_MARKERS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _environment(device: str) -> dict[str, Any]:
