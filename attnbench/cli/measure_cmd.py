@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
+import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from attnbench.cli.train_cmd import add_configuration_arguments, check_json_path, parse_assignments, write_json
@@ -63,12 +66,95 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         reach=not args.no_reach,
     )
-    row = measure(spec)
+    _check_fits(spec)
+    old_limit = resource.getrlimit(resource.RLIMIT_DATA)
+    guard_host_memory(spec.device)
+    try:
+        row = measure(spec)
+    except Exception as exc:
+        from attnbench.sweep.worker import is_oom
+
+        if not is_oom(exc):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(
+            f"attnbench: error: out of memory measuring batch {spec.batch} on {spec.device} ({first}); "
+            "lower --batch, --seq-len or --hidden",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, old_limit)
     if args.json != "-":
         print(summary(row))
     if args.json:
         write_json(args.json, row)
     return 0
+
+
+# ----- memory: refuse what cannot fit, and fail an allocation instead of meeting the kernel's OOM killer --
+
+
+def _meminfo(field: str) -> int | None:
+    try:
+        for line in Path("/proc/meminfo" if field == "MemAvailable" else "/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _available_bytes(device: str) -> int | None:
+    """Memory free for the measurement on ``device`` (host: MemAvailable; CUDA: free device memory)."""
+    if device.startswith("cuda"):
+        import torch
+
+        try:
+            return int(torch.cuda.mem_get_info(torch.device(device))[0])
+        except Exception:  # no such device: measure() says so in its own words
+            return None
+    return _meminfo("MemAvailable")
+
+
+def least_bytes(spec: Any) -> int | None:
+    """A lower bound of the memory one measurement of ``spec`` needs: its input, its outputs and one
+    hidden state per step for the batch (every variant keeps at least these); None if unknown here."""
+    from attnbench.measure import resolve_dtype
+    from attnbench.tasks import build_task
+
+    try:
+        task = build_task(spec.task, **spec.task_params)
+        if spec.seq_len is not None:
+            task = task.with_seq_len(spec.seq_len)
+        itemsize = resolve_dtype(spec.dtype).itemsize
+    except Exception:  # a bad configuration: measure() reports it
+        return None
+    per_step = task.input_size + task.output_size + spec.hidden_size
+    return int(spec.batch) * int(task.seq_len) * per_step * itemsize
+
+
+def _check_fits(spec: Any) -> None:
+    need, available = least_bytes(spec), _available_bytes(str(spec.device))
+    if need is not None and available is not None and need > available:
+        raise UsageError(
+            f"batch {spec.batch} needs at least {need / 2**30:,.1f} GiB on {spec.device} (inputs, outputs and "
+            f"a hidden state per step), more than the {available / 2**30:,.1f} GiB available; "
+            "lower --batch, --seq-len or --hidden"
+        )
+
+
+def guard_host_memory(device: str) -> None:
+    """Cap this process's data segment at what it uses plus what the host has free, as a sweep's
+    --max-memory does for its workers: past it an allocation fails (reported as out of memory) instead of
+    the kernel killing the process without a word."""
+    if device.startswith("cuda"):
+        return  # the device's own allocator reports running out; the driver's mappings must not be capped
+    from attnbench.sweep.worker import limit_memory
+
+    used, available = _meminfo("VmData"), _meminfo("MemAvailable")
+    if used is not None and available is not None:
+        limit_memory(used + available)
 
 
 # ----- the summary ------------------------------------------------------------------------------
