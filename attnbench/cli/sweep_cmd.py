@@ -9,6 +9,9 @@ from typing import Any
 
 from attnbench.errors import UsageError
 
+CONFIRM_POINTS = 5000  # a sweep with more points to run than this asks for --yes
+DRY_RUN_ROWS = 200  # rows of the dry run's table printed
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand."""
@@ -23,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="skip points already stored in --out")
     p.add_argument("--retry-failed", action="store_true", help="with --resume, run error and timeout points again")
     p.add_argument("--dry-run", action="store_true", help="list the points and their estimated cost, run nothing")
+    p.add_argument("--yes", action="store_true", help=f"run a sweep of more than {CONFIRM_POINTS:,} points")
     g = p.add_argument_group("grid (override the spec)")
     g.add_argument("--variants", help="comma-separated variant names")
     g.add_argument("--tasks", help="comma-separated task names")
@@ -172,7 +176,10 @@ def run(args: argparse.Namespace) -> int:
     the_plan = plan(spec, out, resume=args.resume, retry_failed=args.retry_failed)
     if args.dry_run:
         table = dry_run_table(the_plan.todo)
-        print(table.to_string(index=False) if not table.empty else "(no points)")
+        shown = table if len(table) <= DRY_RUN_ROWS else table.iloc[:DRY_RUN_ROWS]
+        print(shown.to_string(index=False) if not table.empty else "(no points)")
+        if len(shown) < len(table):
+            print(f"... and {len(table) - len(shown):,} more point(s) (the first {DRY_RUN_ROWS} are listed)")
         total = table["total_gflop"].dropna().sum() if not table.empty else 0
         print(
             f"\n{len(the_plan.todo)} point(s) to run ({len(the_plan.points) - len(the_plan.todo)} already stored), "
@@ -180,6 +187,11 @@ def run(args: argparse.Namespace) -> int:
             f"about {total:,.0f} GFLOP of matrix multiplies in all"
         )
         return 0
+    if len(the_plan.todo) > CONFIRM_POINTS and not args.yes:
+        raise UsageError(
+            f"this sweep has {len(the_plan.todo):,} points to run (more than {CONFIRM_POINTS:,}); look at it with "
+            "--dry-run, then pass --yes to run it"
+        )
     slurm = {
         k: v
         for k, v in {

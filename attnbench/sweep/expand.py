@@ -9,11 +9,12 @@ such without being run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from attnbench import __version__
@@ -46,15 +47,16 @@ class Point:
     threads: int | None = None
     skip_reason: str | None = None
 
-    @property
+    @functools.cached_property
     def point_id(self) -> str:
         """Stable key of the configuration and the attnbench version (what --resume matches)."""
-        key = {k: v for k, v in asdict(self).items() if k != "skip_reason"}
+        # the fields hold only scalars and tuples of pairs: read them directly, not through asdict's deep copy
+        key = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "skip_reason"}
         key["attnbench_version"] = __version__
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
         return f"{self.variant}-{self.task}-{digest[:16]}"
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         """Deterministic display name: the variant and its non-default parameters, keys sorted."""
         defaults = {p.name: p.default for p in get_variant(self.variant).params}
@@ -114,45 +116,83 @@ def expand(spec: SweepSpec) -> list[Point]:
                 f"task_params names {name!r}, which is not among the sweep's tasks: {', '.join(spec.tasks)}"
             )
     points: dict[str, Point] = {}
+    # an axis value a variant's parameter does not take (rsm's memory cannot be none) is stored as skipped
+    # for it, with the reason, as long as another variant of the sweep takes it; a value no variant takes
+    # is the user's mistake
+    axis_taken: dict[tuple[str, str], bool] = {}
+    axis_error: dict[tuple[str, str], str] = {}
     for task_name in spec.tasks:
         task_cls = get_task(task_name)
         seq_param = axis_params(task_cls.params).get("seq_len")
         task_grid = dict(spec.task_params.get(task_name, {}))
         if seq_param and "seq_len" in spec.axes:
             task_grid[seq_param] = list(spec.axes["seq_len"])
-        task_configs = [_resolve(task_cls, combo, task_name) for combo in _grid(task_grid)]
+        # each task configuration is built once, for its length (a task may load data when built)
+        task_configs = [
+            (tp, task_cls(**tp).seq_len) for tp in (_resolve(task_cls, c, task_name) for c in _grid(task_grid))
+        ]
         for variant_name in spec.variants:
             variant_cls = get_variant(variant_name)
             grid = dict(spec.variant_params.get(variant_name, {}))
+            from_axes: dict[str, str] = {}
             for axis, param in axis_params(variant_cls.params).items():
                 if axis in spec.axes and param not in grid:
                     grid[param] = list(spec.axes[axis])
-            for combo, task_params, seed in itertools.product(_grid(grid), task_configs, spec.seeds):
-                params = _resolve(variant_cls, combo, variant_name)
-                task = task_cls(**task_params)
-                point = Point(
-                    variant=variant_name,
-                    variant_params=tuple(sorted(params.items())),
-                    task=task_name,
-                    task_params=tuple(sorted(task_params.items())),
-                    batch=spec.batch,
-                    hidden_size=spec.hidden_size,
-                    device=spec.device,
-                    dtype=spec.dtype,
-                    seed=seed,
-                    warmup=spec.warmup,
-                    repeats=spec.repeats,
-                    train_steps=spec.train_steps,
-                    train_batch=spec.train_batch,
-                    lr=spec.lr,
-                    optimizer=spec.optimizer,
-                    threads=spec.threads,
-                    skip_reason=variant_cls.skip(task.seq_len, **params),
-                )
-                points.setdefault(point.point_id, point)
+                    from_axes[param] = axis
+            for combo in _grid(grid):
+                params, rejected = _resolve_axes(variant_cls, combo, variant_name, from_axes)
+                for key in ((from_axes[k], _fmt(v)) for k, v in combo.items() if k in from_axes):
+                    axis_taken[key] = axis_taken.get(key, False) or rejected is None
+                    if rejected is not None:
+                        axis_error.setdefault(key, f"in the sweep's {variant_name} parameters: {rejected}")
+                variant_params = tuple(sorted(params.items()))
+                for task_params, seq_len in task_configs:
+                    skip_reason = (
+                        f"{rejected} (a value of the sweep's axes that {variant_name} does not take)"
+                        if rejected is not None
+                        else variant_cls.skip(seq_len, **params)
+                    )
+                    for seed in spec.seeds:
+                        point = Point(
+                            variant=variant_name,
+                            variant_params=variant_params,
+                            task=task_name,
+                            task_params=tuple(sorted(task_params.items())),
+                            batch=spec.batch,
+                            hidden_size=spec.hidden_size,
+                            device=spec.device,
+                            dtype=spec.dtype,
+                            seed=seed,
+                            warmup=spec.warmup,
+                            repeats=spec.repeats,
+                            train_steps=spec.train_steps,
+                            train_batch=spec.train_batch,
+                            lr=spec.lr,
+                            optimizer=spec.optimizer,
+                            threads=spec.threads,
+                            skip_reason=skip_reason,
+                        )
+                        points.setdefault(point.point_id, point)
+    for key, taken in axis_taken.items():
+        if not taken:
+            raise UsageError(axis_error[key])
     if not points:
         raise UsageError("the sweep is empty: no variant, task and axis values combine into a point")
     return list(points.values())
+
+
+def _resolve_axes(
+    cls: Any, combo: Mapping[str, Any], name: str, from_axes: Mapping[str, str]
+) -> tuple[dict[str, Any], str | None]:
+    """``combo`` resolved, and None; or, where only values taken from the axes are refused, the combo as
+    given (defaults filled in) and why it was refused."""
+    try:
+        return cls.resolve(combo), None
+    except ParameterError as exc:
+        if not any(k in from_axes for k in combo):
+            raise UsageError(f"in the sweep's {name} parameters: {exc}") from None
+        rest = _resolve(cls, {k: v for k, v in combo.items() if k not in from_axes}, name)
+        return {**rest, **{k: v for k, v in combo.items() if k in from_axes}}, str(exc)
 
 
 def _resolve(cls: Any, params: Mapping[str, Any], name: str) -> dict[str, Any]:

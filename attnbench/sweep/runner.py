@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from attnbench.errors import UsageError
+from attnbench.params import ParameterError
 from attnbench.results import ResultsDir
 from attnbench.sweep.executors import ProcessExecutor, SubmititExecutor
 from attnbench.sweep.expand import Point, expand
@@ -51,22 +53,43 @@ def plan(spec: SweepSpec, out: Path, *, resume: bool, retry_failed: bool = False
     return Plan(points, todo, stored)
 
 
+@functools.lru_cache(maxsize=4096)
+def _task_sizes(task: str, task_params: tuple[tuple[str, Any], ...]) -> tuple[int, int, int]:
+    built = build_task(task, **dict(task_params))
+    return built.seq_len, built.input_size, built.output_size
+
+
+@functools.lru_cache(maxsize=65536)
+def _analytic(variant: str, variant_params: tuple[tuple[str, Any], ...], shape: Shape) -> float | None:
+    try:
+        flops = get_variant(variant).analytic_flops(shape, **dict(variant_params))
+    except ParameterError:  # a point skipped because its variant does not take an axis value
+        return None
+    return None if flops is None else flops.total
+
+
 def estimate(point: Point) -> dict[str, Any]:
-    """Cost estimate of a point from its variant's analytic FLOPs (None where the variant has none)."""
-    task = build_task(point.task, **dict(point.task_params))
-    shape = Shape(point.batch, task.seq_len, task.input_size, task.output_size, point.hidden_size)
-    flops = get_variant(point.variant).analytic_flops(shape, **dict(point.variant_params))
-    per_step = None if flops is None else flops.total
-    train_shape = Shape(point.train_batch, task.seq_len, task.input_size, task.output_size, point.hidden_size)
-    train = get_variant(point.variant).analytic_flops(train_shape, **dict(point.variant_params))
+    """Cost estimate of a point from its variant's analytic FLOPs (None where the variant has none).
+
+    Tasks and FLOP counts are computed once per distinct configuration, so a large grid's dry run is quick.
+    """
+    seq_len, input_size, output_size = _task_sizes(point.task, point.task_params)
+    shape = Shape(point.batch, seq_len, input_size, output_size, point.hidden_size)
+    train_shape = Shape(point.train_batch, seq_len, input_size, output_size, point.hidden_size)
+    try:
+        per_step = _analytic(point.variant, point.variant_params, shape)
+        train = _analytic(point.variant, point.variant_params, train_shape)
+    except TypeError:  # an unhashable parameter value: no caching
+        per_step = _analytic.__wrapped__(point.variant, point.variant_params, shape)
+        train = _analytic.__wrapped__(point.variant, point.variant_params, train_shape)
     steps = point.warmup + point.repeats
     total = None
     if per_step is not None and train is not None:
-        total = per_step * steps * 3 + train.total * point.train_steps  # timing + memory/FLOP passes + training
+        total = per_step * steps * 3 + train * point.train_steps  # timing + memory/FLOP passes + training
     return {
         "label": point.label,
         "task": point.task,
-        "seq_len": task.seq_len,
+        "seq_len": seq_len,
         "step_gflop": per_step and per_step / 1e9,
         "total_gflop": total and total / 1e9,
         "skip": point.skip_reason or "",
