@@ -185,7 +185,8 @@ def run_point(point_json: str, results_dir: str, max_memory: int | None = None, 
         message = f"ran past the {timeout_s:g} s limit"
         ResultsDir(results_dir).write(failure_row(point, "timeout", message, time.perf_counter() - started))
 
-    guard_worker(None if timeout_s is None else timeout_s + OWN_LIMIT_GRACE_S, timed_out)
+    if timeout_s is not None:  # the process executor's worker (submitit's jobs keep submitit's signal handling)
+        guard_worker(timeout_s + OWN_LIMIT_GRACE_S, timed_out)
     limit_memory(max_memory)
     if point.threads is not None:
         import torch

@@ -147,3 +147,16 @@ def test_a_claim_is_exclusive_while_held_and_free_once_its_holder_is_gone(tmp_pa
     assert not PointClaim(tmp_path, "p").acquire()
     claim.release()
     assert not claim.path.exists()
+
+
+def test_stopping_a_worker_removes_the_file_it_was_writing(tmp_path):
+    from types import SimpleNamespace
+
+    from attnbench.results import ResultsDir
+    from attnbench.sweep.executors import _stop
+
+    results = ResultsDir(tmp_path)
+    (results.points / ".tmp-p1-x1y2.json").write_text('{"point_id": "p1", ')  # cut short by the stop
+    (results.points / ".tmp-p2-x1y2.json").write_text('{"point_id": "p2", ')  # another writer's: kept
+    _stop(SimpleNamespace(pid=None), results, SimpleNamespace(point_id="p1"))
+    assert sorted(p.name for p in results.points.iterdir()) == [".tmp-p2-x1y2.json"]
