@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -74,19 +73,30 @@ class Reaper:
     """The watchdog process of one sweep: told which worker runs and which folders to remove at the end."""
 
     def __init__(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _REAPER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,  # a Ctrl-C or a scheduler's signal to the group leaves it to do its job
-        )
+        read, self._write = os.pipe()  # both close-on-exec; the reaper gets the read end as its stdin
+        try:
+            # posix_spawn, not Popen: nobody waits for the reaper (it ends after this process), so there is
+            # no Popen object to warn that its child still runs
+            self.pid = os.posix_spawn(
+                sys.executable,
+                [sys.executable, "-I", "-c", _REAPER],
+                os.environ,
+                file_actions=[(os.POSIX_SPAWN_DUP2, read, 0)],
+                setsid=True,  # a Ctrl-C or a scheduler's signal to the group leaves it to do its job
+            )
+        finally:
+            os.close(read)
 
     def _say(self, line: str) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            assert self._proc.stdin is not None
-            self._proc.stdin.write(line + "\n")
-            self._proc.stdin.flush()
+        with contextlib.suppress(OSError):
+            os.write(self._write, (line + "\n").encode())
+
+    def alive(self) -> bool:
+        """Whether the reaper still runs."""
+        try:
+            return os.waitpid(self.pid, os.WNOHANG) == (0, 0)
+        except ChildProcessError:
+            return False
 
     def worker(self, pid: int) -> None:
         """``pid`` measures a point now: kill it if the sweep dies."""
@@ -109,7 +119,7 @@ class Reaper:
         """The reaper of this process, started on first use; it outlives every sweep run in the process
         and acts when the process ends (its pipe closes with the process)."""
         global _reaper
-        if _reaper is None or _reaper[0] != os.getpid() or _reaper[1]._proc.poll() is not None:
+        if _reaper is None or _reaper[0] != os.getpid() or not _reaper[1].alive():
             _reaper = (os.getpid(), cls())
         return _reaper[1]
 
