@@ -12,6 +12,7 @@ else, so a row of one configuration has the same id and label whichever command 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -72,6 +73,11 @@ class Point:
     ``variant_params`` and ``task_params`` may be given as mappings; they are stored complete
     (defaults filled in, values validated) as sorted ``(name, value)`` tuples, so equal
     configurations are equal points.
+
+    ``rejected`` is set only by a sweep's expansion, for an axis value this variant does not take
+    (rsm's memory cannot be none) while another variant of the sweep does: the variant's parameters
+    are then kept as given, unchecked, and the point is never measured; it is stored as skipped with
+    ``rejected`` as the reason.
     """
 
     variant: str
@@ -85,6 +91,7 @@ class Point:
     dtype: str = declared(
         Param("dtype", "float32", str, help="parameter and input type: float32, float64, float16 or bfloat16")
     )
+    rejected: str | None = None
 
     def __post_init__(self) -> None:
         from attnbench.tasks import get_task
@@ -102,7 +109,9 @@ class Point:
             raise ParameterError(
                 f"dtype={self.dtype!r} is not allowed (unknown dtype); expected one of {', '.join(DTYPE_NAMES)}"
             )
-        variant = get_variant(self.variant).resolve(_pairs(self.variant_params))
+        cls = get_variant(self.variant)
+        given = _pairs(self.variant_params)
+        variant = given if self.rejected is not None else cls.resolve(given)
         task = get_task(self.task).resolve(_pairs(self.task_params))
         object.__setattr__(self, "variant_params", tuple(sorted(variant.items())))
         object.__setattr__(self, "task_params", tuple(sorted(task.items())))
@@ -140,7 +149,7 @@ class Point:
         """The variant's parameters as a dict."""
         return dict(self.variant_params)
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         """The display name of this configuration's variant: see :func:`label`."""
         return label(self.variant, self.params)
@@ -159,8 +168,11 @@ class Point:
 
     @property
     def seq_len(self) -> int:
-        """Total input length T fed to the variant."""
-        return self.build_task().seq_len
+        """Total input length T fed to the variant (each task configuration is built once per process)."""
+        try:
+            return _task_seq_len(self.task, self.task_params)
+        except TypeError:  # an unhashable task parameter value: no caching
+            return self.build_task().seq_len
 
     def axis_value(self, axis: str) -> Any:
         """The value this point has on a sweep axis (None where its variant/task has no such parameter)."""
@@ -172,9 +184,11 @@ class Point:
         name = axis_params(self.variant_cls().params).get(axis)
         return self.params.get(name) if name else None
 
-    @property
+    @functools.cached_property
     def skip_reason(self) -> str | None:
-        """Why this combination makes no sense (the variant's ``skip``), or None."""
+        """Why this combination makes no sense (the variant's ``skip``, or :attr:`rejected`), or None."""
+        if self.rejected is not None:
+            return self.rejected
         return self.variant_cls().skip(self.seq_len, **self.params)
 
     def torch_device(self) -> torch.device:
@@ -235,8 +249,25 @@ _ID_ALWAYS = ("batch", "hidden_size", "device", "dtype", "seed")
 _ID_ALWAYS_OPTIONS = ("warmup", "repeats", "train_steps", "train_batch", "lr", "optimizer", "threads")
 
 
+@functools.lru_cache(maxsize=4096)
+def _task_seq_len(task: str, task_params: tuple[tuple[str, Any], ...]) -> int:
+    from attnbench.tasks import build_task
+
+    return build_task(task, **dict(task_params)).seq_len
+
+
 def point_id(point: Point, options: Options) -> str:
-    """Stable key of a configuration and the attnbench version (what ``sweep --resume`` matches)."""
+    """Stable key of a configuration and the attnbench version (what ``sweep --resume`` matches).
+
+    Computed once per point and options (kept on the point: a large sweep asks for it several times).
+    """
+    cache: dict[Options, str] = point.__dict__.setdefault("_point_ids", {})
+    if options not in cache:
+        cache[options] = _point_id(point, options)
+    return cache[options]
+
+
+def _point_id(point: Point, options: Options) -> str:
     key: dict[str, Any] = {
         "variant": point.variant,
         "variant_params": [list(kv) for kv in point.variant_params],

@@ -35,6 +35,25 @@ class PluginError:
     def __str__(self) -> str:
         return f"{self.package}: entry point {self.entry_point!r} in {self.group}: {self.error}"
 
+    @property
+    def name(self) -> str:
+        """The name the entry point would have registered."""
+        return self.entry_point.split(" = ")[0]
+
+
+def _check_declaration(cls: type) -> None:
+    """Raise if a plugin class's own declaration is unusable (a parameter default outside its bounds).
+
+    Caught at load, such a plugin is reported as failed instead of breaking whatever asks for its
+    defaults later (a report over results that never used it, a train run blaming the user).
+    """
+    resolve = getattr(cls, "resolve", None)
+    if callable(resolve):
+        try:
+            resolve({})
+        except Exception as exc:
+            raise TypeError(f"its declared parameter defaults are invalid: {exc}") from None
+
 
 class Registry(Generic[T]):
     """A registry of classes by name, with lazy loading of entry-point plugins."""
@@ -79,6 +98,7 @@ class Registry(Generic[T]):
             try:
                 obj = ep.load()
                 if isinstance(obj, type):
+                    _check_declaration(obj)
                     self._add(ep.name, obj, origin=f"plugin package {package}")
                 elif ep.name not in self._items:
                     raise TypeError(f"entry point must name a {self.base.__qualname__} subclass, got {obj!r}")
@@ -104,7 +124,13 @@ class Registry(Generic[T]):
             return self._items[name]
         except KeyError:
             known = ", ".join(sorted(self._items)) or "none"
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}") from None
+            message = f"unknown {self.kind} {name!r}; known {self.kind}s: {known}"
+            failed = [err for err in self.plugin_errors if err.name == name]
+            if failed:
+                message += "; " + "; ".join(
+                    f"{name!r} failed to load from plugin package {err.package}: {err.error}" for err in failed
+                )
+            raise UnknownNameError(message) from None
 
     def origin(self, name: str) -> str:
         """Who registered ``name``: ``attnbench`` or ``plugin package <dist>``."""

@@ -34,9 +34,22 @@ class ResultsError(ValueError):
     """A path that is not a readable results directory."""
 
 
+TMP_PREFIX = ".tmp-"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    # the temporary name starts with the final one's stem, so whoever stops a writer half-way can find
+    # and remove its leftover (see tmp_files)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.stem}-", suffix=".json")
     try:
+        # mkstemp creates 0600; a results directory is shared data, so files get the umask's usual mode
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()
@@ -95,37 +108,60 @@ class ResultsDir:
         """The stored row of ``point_id``, or None if absent or damaged."""
         try:
             row = json.loads(self.point_path(point_id).read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             return None
-        return row if isinstance(row, dict) and row.get("point_id") == point_id else None
+        return row if _valid(row) and row["point_id"] == point_id else None
 
     def stored(self) -> dict[str, dict[str, Any]]:
         """Rows already stored, by point id (damaged files are left out)."""
-        rows, _ = _read_points(self.points)
-        return {r["point_id"]: r for r in rows if r.get("point_id")}
+        rows, _, _ = _read_points(self.points)
+        return {r["point_id"]: r for r in rows}
+
+    def tmp_files(self, point_id: str) -> list[Path]:
+        """Temporary files left by an interrupted write of ``point_id``'s row."""
+        return sorted(self.points.glob(f"{TMP_PREFIX}{point_id}-*.json"))
 
 
-def _read_points(points: Path) -> tuple[list[dict[str, Any]], int]:
-    rows, damaged = [], 0
+def _valid(row: object) -> bool:
+    """Whether a parsed point file is a row this version can read."""
+    if not isinstance(row, dict) or not isinstance(row.get("point_id"), str) or not row["point_id"]:
+        return False
+    version = row.get("schema_version", SCHEMA_VERSION)
+    return type(version) is int and 0 <= version <= SCHEMA_VERSION
+
+
+def _read_points(points: Path) -> tuple[list[dict[str, Any]], int, int]:
+    """The rows of a points/ folder, one per point id; and how many files were damaged or duplicates.
+
+    A file named after its row's point id wins over a copy of it under another name.
+    """
+    by_id: dict[str, tuple[bool, dict[str, Any]]] = {}
+    damaged = duplicates = 0
     for path in sorted(points.glob("*.json")):
-        if path.name.startswith(".tmp-"):
+        if path.name.startswith(TMP_PREFIX):
             continue
         try:
             row = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             damaged += 1
             continue
-        if not isinstance(row, dict) or not row.get("point_id") or row.get("schema_version", 0) > SCHEMA_VERSION:
+        if not _valid(row):
             damaged += 1
             continue
-        rows.append(row)
-    return rows, damaged
+        own_name = path.stem == row["point_id"]
+        if row["point_id"] in by_id:
+            duplicates += 1
+            if by_id[row["point_id"]][0] or not own_name:
+                continue
+        by_id[row["point_id"]] = (own_name, row)
+    return [row for _, row in by_id.values()], damaged, duplicates
 
 
 def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
     """Every row of one or more results directories as a DataFrame with the schema's columns.
 
-    Damaged point files are skipped with one warning that counts them. A path that is not a results
+    Damaged point files (unreadable, not a row, or of an unknown schema version) are skipped with one
+    warning that counts them; so are extra files holding a point id already read. A path that is not a results
     directory raises :class:`ResultsError` naming it.
     """
     if isinstance(paths, (str, os.PathLike)):
@@ -136,9 +172,15 @@ def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd
         points = path / POINTS
         if not points.is_dir():
             raise ResultsError(f"{str(path)!r} is not an attnbench results directory (no {POINTS}/ folder in it)")
-        found, damaged = _read_points(points)
+        found, damaged, duplicates = _read_points(points)
         if damaged:
             warnings.warn(f"skipped {damaged} damaged record(s) in {path}", stacklevel=2)
+        if duplicates:
+            warnings.warn(
+                f"skipped {duplicates} duplicate record(s) in {path} (point files holding a point id already "
+                "read, e.g. a copy under another name)",
+                stacklevel=2,
+            )
         for row in found:
             row.setdefault("source", str(path))
         rows.extend(found)

@@ -48,6 +48,19 @@ def test_a_job_survives_json():
     assert Job.from_json(job.to_json()) == job and Job.from_json(job.to_json()).point_id == job.point_id
 
 
+def test_a_point_a_variant_rejects_is_kept_as_given_with_the_reason_and_survives_json():
+    with pytest.raises(ParameterError, match="rho='none' is not allowed"):
+        Point.make("rsm", "copy", seq_len=4, variant_params={"rho": "none"})
+    why = "rsm: rho='none' is not allowed (a value of the sweep's axes that rsm does not take)"
+    point = Point.make("rsm", "copy", seq_len=4, variant_params={"rho": "none", "nu": 3}, rejected=why)
+    assert point.params == {"rho": "none", "nu": 3} and point.skip_reason == why and point.label == "rsm[nu=3,rho=none]"
+    job = Job(point, Options())
+    again = Job.from_json(job.to_json())
+    assert again == job and again.point_id == job.point_id and again.skip_reason == why
+    plain = Point.make("rsm", "copy", seq_len=4, variant_params={"rho": 3})
+    assert plain.rejected is None and Job(plain, Options()).point_id != Job(plain.replace(seed=1), Options()).point_id
+
+
 def test_labels_of_axes_and_of_unknown_variants():
     assert axis_label("sab", {"memory": 8, "top_k": 5}) == "sab[max_mem=8]" == label("sab", {"max_mem": 8})
     assert axis_label("lstm", {"memory": None, "top_k": None}) == "lstm"

@@ -41,6 +41,38 @@ class Echo(RecurrentVariant):
         return VariantOutput(self.head(x))
 """
 
+FLAT_OUTPUT = """
+from torch import nn
+from attnbench.variants import RecurrentVariant, VariantOutput
+
+
+class Flat(RecurrentVariant):
+    description = "returns (B, C): forgot the time axis (test plugin)"
+
+    def build(self):
+        self.head = nn.Linear(self.input_size, self.output_size)
+
+    def forward(self, x, *, diagnostics=False):
+        return VariantOutput(self.head(x[:, -1]))
+"""
+
+BAD_DEFAULT = """
+from torch import nn
+from attnbench.params import Param
+from attnbench.variants import RecurrentVariant, VariantOutput
+
+
+class BadDefault(RecurrentVariant):
+    description = "a default outside its own bounds (test plugin)"
+    params = (Param("memory", 0, int, low=1, axis="memory", help="slots"),)
+
+    def build(self):
+        self.head = nn.Linear(self.input_size, self.output_size)
+
+    def forward(self, x, *, diagnostics=False):
+        return VariantOutput(self.head(x))
+"""
+
 IMPOSTOR = """
 from attnbench.variants.lstm import LSTM
 
@@ -86,13 +118,16 @@ def _reload() -> None:
 @pytest.fixture
 def fake_site(tmp_path: Path) -> Iterator[FakeSite]:
     tag = uuid.uuid4().hex[:8]
-    modules = {role: f"attnbench_test_{role}_{tag}" for role in ("good", "broken", "impostor", "clash", "task")}
+    roles = ("good", "broken", "impostor", "clash", "task", "flat", "baddefault")
+    modules = {role: f"attnbench_test_{role}_{tag}" for role in roles}
     sources = {
         "good": GOOD_VARIANT,
         "broken": "raise RuntimeError('boom: this plugin needs a CUDA toolkit')\n",
         "impostor": IMPOSTOR,
         "clash": CLAIMS_AT_IMPORT,
         "task": "import attnbench_no_such_dependency\n",
+        "flat": FLAT_OUTPUT,
+        "baddefault": BAD_DEFAULT,
     }
     for role, source in sources.items():
         (tmp_path / f"{modules[role]}.py").write_text(textwrap.dedent(source))
@@ -101,6 +136,8 @@ def fake_site(tmp_path: Path) -> Iterator[FakeSite]:
     _distribution(tmp_path, "demo-broken", {group: [f"broken_demo = {modules['broken']}:Broken"]})
     _distribution(tmp_path, "demo-impostor", {group: [f"lstm = {modules['impostor']}:Impostor"]})
     _distribution(tmp_path, "demo-clash", {group: [f"clash_demo = {modules['clash']}:Clash"]})
+    _distribution(tmp_path, "demo-flat", {group: [f"flat_demo = {modules['flat']}:Flat"]})
+    _distribution(tmp_path, "demo-baddefault", {group: [f"baddefault_demo = {modules['baddefault']}:BadDefault"]})
     _distribution(tmp_path, "demo-task", {"attnbench.tasks": [f"task_demo = {modules['task']}:Task"]})
     sys.path.insert(0, str(tmp_path))
     importlib.invalidate_caches()
@@ -166,7 +203,8 @@ def test_reload_forgets_plugins_that_are_gone(fake_site, capsys):
         _reload()
         assert "echo_demo" not in list_variants()
         assert not [e for e in VARIANTS.plugin_errors if e.package.startswith("demo-")]
-        assert not _failure_lines(_list_output(capsys))
+        # plugins installed in this environment may fail too: only the demo ones must be gone
+        assert not [line for line in _failure_lines(_list_output(capsys)) if "demo-" in line]
     finally:
         sys.path.insert(0, str(fake_site.path))
 
@@ -180,3 +218,61 @@ def test_every_installed_plugin_is_registered_or_reported():
             package = ep.dist.name if ep.dist is not None else "unknown package"
             loaded_or_reported = ep.name in registry or (package, ep.name) in failed
             assert loaded_or_reported, f"{package}: {ep.name} neither loaded nor reported"
+
+
+def test_a_plugin_with_a_default_outside_its_bounds_fails_at_load_and_nothing_else_breaks(fake_site, capsys, tmp_path):
+    [line] = [line for line in _failure_lines(_list_output(capsys, "variants")) if "demo-baddefault" in line]
+    assert "baddefault_demo" in line and "default" in line and "memory=0" in line
+    assert "baddefault_demo" not in list_variants()
+    from attnbench.report.scaling import declared_exponents
+    from tests.report.conftest import tiny_results
+
+    assert "lstm" in set(declared_exponents()["variant"])
+    results = tiny_results(tmp_path / "results")
+    assert main(["report", str(results), "-o", str(tmp_path / "report")]) == 0
+
+
+def test_a_registered_class_with_a_bad_default_does_not_break_the_report(monkeypatch):
+    from attnbench.params import Param
+    from attnbench.report.scaling import declared_exponents
+
+    class Bad(LSTM):
+        params = (Param("memory", 0, int, low=1, axis="memory", help="slots"),)
+
+    monkeypatch.setitem(VARIANTS._items, "bad_from_code", Bad)
+    monkeypatch.setitem(VARIANTS._origin, "bad_from_code", "test")
+    table = declared_exponents()
+    assert "lstm" in set(table["variant"]) and "bad_from_code" in set(table["variant"])
+
+
+def test_a_variant_that_failed_to_load_is_named_with_the_reason(fake_site, capsys):
+    from tests.cli.test_train_cmd import TINY
+
+    assert main(["train", *TINY, "--variant", "broken_demo", "--task", "copy"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "unknown variant 'broken_demo'" in err
+    assert "'broken_demo' failed to load from plugin package demo-broken" in err
+    assert "boom: this plugin needs a CUDA toolkit" in err
+
+
+@pytest.mark.parametrize("command", ["train", "measure"])
+def test_a_variant_returning_the_wrong_shape_is_named_with_its_package(fake_site, capsys, command):
+    from tests.cli.test_train_cmd import TINY
+
+    argv = [*TINY, "--variant", "flat_demo", "--task", "copy"]
+    if command == "measure":
+        argv = ["--variant", "flat_demo", "--task", "copy", "--seq-len", "3", "--batch", "2", "--hidden", "4",
+                "--repeats", "1", "--warmup", "0", "--no-reach"]  # fmt: skip
+    assert main([command, *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "variant 'flat_demo' (from plugin package demo-flat) returned logits of shape (" in err
+    assert "expected (B, T, C)" in err
+
+
+def test_the_output_check_runs_once_and_leaves_good_variants_alone():
+    model = build_variant("lstm", 3, 4, 8)
+    assert model._output_check.id in model._forward_hooks
+    model(torch.randn(2, 5, 3))
+    assert model._output_check.id not in model._forward_hooks

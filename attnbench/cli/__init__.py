@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from attnbench import __version__
-from attnbench.errors import USER_ERRORS, UsageError
+from attnbench.errors import USER_ERRORS, PluginFault, UsageError
 
 # subcommand modules under attnbench.cli, in the order `attnbench --help` lists them
 COMMANDS = ("list_cmd", "train_cmd", "reproduce_cmd", "measure_cmd", "sweep_cmd", "report_cmd")
@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as exc:
         print(f"attnbench: error: {exc}", file=sys.stderr)
         return 2
+    except PluginFault as exc:  # a plugin's own bug, named with its package: one line, not a traceback
+        print(f"attnbench: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("attnbench: interrupted", file=sys.stderr)
         return 130

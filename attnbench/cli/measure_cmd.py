@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
+import sys
 from collections import defaultdict
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from attnbench.cli._fields import add_fields, given
 from attnbench.cli.train_cmd import add_configuration_arguments, check_json_path, device_of, point_from_args, write_json
 from attnbench.errors import UsageError
 from attnbench.metrics import COLUMN_METRICS
+
+if TYPE_CHECKING:
+    from attnbench.config import Point
 
 MEASURE_POINT = ("batch", "hidden_size", "seed", "device", "dtype")
 
@@ -44,12 +50,90 @@ def run(args: argparse.Namespace) -> int:
     point = point_from_args(args, MEASURE_POINT)
     options = Options(**given(args, OPTION_FIELDS))
     device_of(point)
-    row = measure(point, options)
+    _check_fits(point)
+    old_limit = resource.getrlimit(resource.RLIMIT_DATA)
+    guard_host_memory(point.device)
+    try:
+        row = measure(point, options)
+    except Exception as exc:
+        from attnbench.sweep.worker import is_oom
+
+        if not is_oom(exc):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(
+            f"attnbench: error: out of memory measuring batch {point.batch} on {point.device} ({first}); "
+            "lower --batch, --seq-len or --hidden",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, old_limit)
     if args.json != "-":
         print(summary(row))
     if args.json:
         write_json(args.json, row)
     return 0
+
+
+# ----- memory: refuse what cannot fit, and fail an allocation instead of meeting the kernel's OOM killer --
+
+
+def _meminfo(field: str) -> int | None:
+    try:
+        for line in Path("/proc/meminfo" if field == "MemAvailable" else "/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _available_bytes(device: str) -> int | None:
+    """Memory free for the measurement on ``device`` (host: MemAvailable; CUDA: free device memory)."""
+    if device.startswith("cuda"):
+        import torch
+
+        try:
+            return int(torch.cuda.mem_get_info(torch.device(device))[0])
+        except Exception:  # no such device: measure() says so in its own words
+            return None
+    return _meminfo("MemAvailable")
+
+
+def least_bytes(point: Point) -> int | None:
+    """A lower bound of the memory one measurement of ``point`` needs: its input, its outputs and one
+    hidden state per step for the batch (every variant keeps at least these); None if unknown here."""
+    try:
+        task = point.build_task()
+        itemsize = point.torch_dtype().itemsize
+    except Exception:  # a bad configuration: measure() reports it
+        return None
+    per_step = task.input_size + task.output_size + point.hidden_size
+    return int(point.batch) * int(task.seq_len) * per_step * itemsize
+
+
+def _check_fits(point: Point) -> None:
+    need, available = least_bytes(point), _available_bytes(point.device)
+    if need is not None and available is not None and need > available:
+        raise UsageError(
+            f"batch {point.batch} needs at least {need / 2**30:,.1f} GiB on {point.device} (inputs, outputs and "
+            f"a hidden state per step), more than the {available / 2**30:,.1f} GiB available; "
+            "lower --batch, --seq-len or --hidden"
+        )
+
+
+def guard_host_memory(device: str) -> None:
+    """Cap this process's data segment at what it uses plus what the host has free, as a sweep's
+    --max-memory does for its workers: past it an allocation fails (reported as out of memory) instead of
+    the kernel killing the process without a word."""
+    if device.startswith("cuda"):
+        return  # the device's own allocator reports running out; the driver's mappings must not be capped
+    from attnbench.sweep.worker import limit_memory
+
+    used, available = _meminfo("VmData"), _meminfo("MemAvailable")
+    if used is not None and available is not None:
+        limit_memory(used + available)
 
 
 # ----- the summary ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +14,24 @@ from attnbench.errors import UsageError
 # Flags for every point setting, option and execution setting a spec file can hold (same names).
 SETTINGS = ("batch", "hidden_size", "device", "dtype", *OPTION_FIELDS, "timeout_s", "max_memory")
 ALIASES = {"hidden_size": "--hidden", "timeout_s": "--timeout"}
+CONFIRM_POINTS = 5000  # a sweep with more points to run than this asks for --yes
+DRY_RUN_ROWS = 200  # rows of the dry run's table printed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand."""
     p = sub.add_parser("sweep", help="measure a grid of configurations; every point in its own process")
     p.add_argument("spec", nargs="?", help="sweep spec file (.toml, .yaml); flags override its settings")
-    p.add_argument("--preset", help="built-in spec: quick (default, minutes on a laptop CPU), paper (GPU runners)")
+    p.add_argument(
+        "--preset",
+        help="built-in spec: quick (default, minutes on a laptop CPU), paper (GPU runners), plugin-smoke "
+        "(a plugin's check: add --variants lstm,YOURS)",
+    )
     p.add_argument("--out", "-o", help="results directory (default: results/<preset or spec name>)")
     p.add_argument("--resume", action="store_true", help="skip points already stored in --out")
     p.add_argument("--retry-failed", action="store_true", help="with --resume, run error and timeout points again")
     p.add_argument("--dry-run", action="store_true", help="list the points and their estimated cost, run nothing")
+    p.add_argument("--yes", action="store_true", help=f"run a sweep of more than {CONFIRM_POINTS:,} points")
     g = p.add_argument_group("grid (override the spec)")
     g.add_argument("--variants", help="comma-separated variant names")
     g.add_argument("--tasks", help="comma-separated task names")
@@ -138,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     """Expand, plan, run, summarise."""
     from attnbench.sweep import dry_run_table, make_executor, plan, summary_text
     from attnbench.sweep import run as run_points
+    from attnbench.sweep.supervise import sigterm_as_interrupt
 
     spec, name = build_spec(args)
     out = Path(args.out or f"results/{name}")
@@ -146,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
     the_plan = plan(spec, out, resume=args.resume, retry_failed=args.retry_failed)
     if args.dry_run:
         table = dry_run_table(the_plan.todo)
-        print(table.to_string(index=False) if not table.empty else "(no points)")
+        shown = table if len(table) <= DRY_RUN_ROWS else table.iloc[:DRY_RUN_ROWS]
+        print(shown.to_string(index=False) if not table.empty else "(no points)")
+        if len(shown) < len(table):
+            print(f"... and {len(table) - len(shown):,} more point(s) (the first {DRY_RUN_ROWS} are listed)")
         total = table["total_gflop"].dropna().sum() if not table.empty else 0
         print(
             f"\n{len(the_plan.todo)} point(s) to run ({len(the_plan.points) - len(the_plan.todo)} already stored), "
@@ -154,6 +166,11 @@ def run(args: argparse.Namespace) -> int:
             f"about {total:,.0f} GFLOP of matrix multiplies in all"
         )
         return 0
+    if len(the_plan.todo) > CONFIRM_POINTS and not args.yes:
+        raise UsageError(
+            f"this sweep has {len(the_plan.todo):,} points to run (more than {CONFIRM_POINTS:,}); look at it with "
+            "--dry-run, then pass --yes to run it"
+        )
     slurm = {
         k: v
         for k, v in {
@@ -167,10 +184,19 @@ def run(args: argparse.Namespace) -> int:
     }
     executor = make_executor(args.executor, spec, out, slurm, wait=not args.no_wait)
     try:
-        frame = run_points(spec, out, executor, the_plan, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"attnbench: interrupted; stored points are kept in {out} (continue with --resume)")
+        with sigterm_as_interrupt():  # `timeout` and schedulers stop a sweep with SIGTERM: same as Ctrl-C
+            frame = run_points(spec, out, executor, the_plan, progress=not args.no_progress)
+    except KeyboardInterrupt as exc:
+        why = f" ({exc})" if str(exc) else ""
+        print(f"attnbench: interrupted{why}; stored points are kept in {out} (continue with --resume)", file=sys.stderr)
         return 130
+    elsewhere = frame.attrs.get("elsewhere") or []
+    if elsewhere:
+        print(
+            f"attnbench: skipped {len(elsewhere)} point(s) another sweep into {out} is measuring or has stored "
+            "(collect them later with --resume): " + "; ".join(elsewhere[:5]) + ("; ..." if len(elsewhere) > 5 else ""),
+            file=sys.stderr,
+        )
     print(summary_text(frame))
     print(f"results: {out}  (report: attnbench report {out} -o reports/{out.resolve().name})")
     return 0

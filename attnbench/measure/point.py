@@ -86,7 +86,7 @@ def measure(point: Point, options: Options | None = None, *, progress: bool = Fa
     task = point.build_task()
     out = _Row()
     out.set(**{**config_columns(point, options), "device": str(device)})  # where it ran: cuda -> cuda:0
-    skip = point.variant_cls().skip(task.seq_len, **point.params)
+    skip = point.skip_reason  # the variant's own skip, or an axis value it does not take (a sweep's)
     if skip is None:
         _measure_into(out, point, options, task, device, dtype, progress)
         out.set(status="ok", error="")

@@ -160,7 +160,15 @@ def load_table(
     if not frames:
         raise UsageError(f"no result rows in {', '.join(repr(str(p)) for p in paths)}")
     combined = pd.concat([f.astype(object) for f in frames], ignore_index=True)
-    return ResultsTable(normalise(combined), notes, [str(p) for p in paths])
+    frame = normalise(combined)
+    # an ok row is plotted against its length: one without a usable length is skipped, not fatal
+    lengthless = (frame["status"] == "ok") & ~np.isfinite(frame["seq_len"])
+    if lengthless.any():
+        note = f"skipped {int(lengthless.sum())} ok row(s) without a numeric seq_len"
+        warnings.warn(note, stacklevel=2)
+        notes.append(note)
+        frame = frame[~lengthless].reset_index(drop=True)
+    return ResultsTable(frame, notes, [str(p) for p in paths])
 
 
 def grad_reach_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from typing import Any
 
 from attnbench.config import Job as Point  # a point and its options
 from attnbench.results import ResultsDir
+from attnbench.sweep.supervise import Reaper, start_forkserver
 from attnbench.sweep.worker import failure_row, run_point
 
 Done = Callable[[Point, dict[str, Any] | None], None]
@@ -62,38 +63,54 @@ class ProcessExecutor:
             self._ctx.set_forkserver_preload(list(PRELOAD))
 
     def run(self, points: Iterable[Point], results: ResultsDir, done: Done) -> None:
-        """Run ``points`` in order; call ``done(point, row)`` after each one is stored."""
+        """Run ``points`` in order; call ``done(point, row)`` after each one is stored.
+
+        A :class:`~attnbench.sweep.supervise.Reaper` kills the worker in flight and removes the
+        forkserver's temporary folder if this process dies without cleaning up (``kill -9``).
+        """
+        reaper = Reaper.of_this_process()
+        folder = start_forkserver(self._ctx)
+        if folder:
+            reaper.folder(folder)
         for point in points:
-            started = time.time()
-            t0 = time.perf_counter()
-            proc = self._ctx.Process(target=run_point, args=(point.to_json(), str(results.path), self.max_memory))
+            self._run_one(point, results, done, reaper)
+
+    def _run_one(self, point: Point, results: ResultsDir, done: Done, reaper: Reaper) -> None:
+        started = time.time()
+        t0 = time.perf_counter()
+        args = (point.to_json(), str(results.path), self.max_memory, self.timeout_s)
+        proc = self._ctx.Process(target=run_point, args=args)
+        try:
             proc.start()
-            try:
-                proc.join(self.timeout_s)
-            except BaseException:  # Ctrl-C: the point in flight is lost, nothing else
-                _stop(proc)
-                raise
-            if proc.is_alive():
-                _stop(proc)
-                row = failure_row(
-                    point, "timeout", f"ran past the {self.timeout_s:g} s limit", time.perf_counter() - t0
-                )
+            reaper.worker(proc.pid)
+            proc.join(self.timeout_s)
+        except BaseException:  # Ctrl-C or SIGTERM: the point in flight is lost, nothing else
+            _stop(proc, results, point)
+            raise
+        if proc.is_alive():
+            _stop(proc, results, point)
+            row = failure_row(point, "timeout", f"ran past the {self.timeout_s:g} s limit", time.perf_counter() - t0)
+            results.write(row)
+        else:
+            row = _stored(results, point, started)
+            if row is None:
+                status, message = _exit_message(proc.exitcode)
+                row = failure_row(point, status, message, time.perf_counter() - t0)
                 results.write(row)
-            else:
-                row = _stored(results, point, started)
-                if row is None:
-                    status, message = _exit_message(proc.exitcode)
-                    row = failure_row(point, status, message, time.perf_counter() - t0)
-                    results.write(row)
-            done(point, row)
+        reaper.done(proc.pid)
+        done(point, row)
 
 
-def _stop(proc: Any) -> None:
-    proc.terminate()
-    proc.join(5)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
+def _stop(proc: Any, results: ResultsDir | None = None, point: Point | None = None) -> None:
+    if proc.pid is not None:
+        proc.terminate()
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if results is not None and point is not None:  # a write cut short leaves its temporary file
+        for tmp in results.tmp_files(point.point_id):
+            tmp.unlink(missing_ok=True)
 
 
 @dataclass

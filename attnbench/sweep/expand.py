@@ -21,6 +21,11 @@ from attnbench.tasks import get_task
 from attnbench.variants import get_variant
 
 
+def _shown(value: Any) -> str:
+    """An axis value as the user wrote it (None and 'none' are one value)."""
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _choices(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
@@ -43,7 +48,12 @@ def axis_grid(cls: Any, axes: Mapping[str, Any], fixed: Mapping[str, Any] | None
 
 
 def expand(spec: SweepSpec) -> list[Job]:
-    """Every job of ``spec``, in a stable order, duplicates removed; unknown names are one-line errors."""
+    """Every job of ``spec``, in a stable order, duplicates removed; unknown names are one-line errors.
+
+    An axis value a variant's parameter does not take (rsm's memory cannot be none) becomes, for that
+    variant, a point stored as skipped with the reason, as long as another variant of the sweep takes
+    it; a value no variant takes is the user's mistake.
+    """
     for name in spec.variant_params:
         if name not in spec.variants:
             raise UsageError(
@@ -56,18 +66,56 @@ def expand(spec: SweepSpec) -> list[Job]:
             )
     axes = {axis: list(values) for axis, values in spec.axes.items()}
     jobs: dict[str, Job] = {}
+    axis_taken: dict[tuple[str, str], bool] = {}  # (axis, value): whether some variant takes it
+    axis_error: dict[tuple[str, str], str] = {}
     for task_name in spec.tasks:
         task_grid = axis_grid(get_task(task_name), axes, spec.task_params.get(task_name, {}))
+        task_configs = list(_grid(task_grid))
         for variant_name in spec.variants:
-            grid = axis_grid(get_variant(variant_name), axes, spec.variant_params.get(variant_name, {}))
-            for combo, task_params, seed in itertools.product(_grid(grid), list(_grid(task_grid)), spec.seeds):
-                try:
-                    point = Point(variant_name, task_name, tuple(combo.items()), tuple(task_params.items()),
-                                  seed=seed, **spec.settings)  # fmt: skip
-                except ParameterError as exc:
-                    raise UsageError(f"in the sweep's {variant_name} or {task_name} parameters: {exc}") from None
-                job = Job(point, spec.options)
-                jobs.setdefault(job.point_id, job)
+            variant_cls = get_variant(variant_name)
+            fixed = spec.variant_params.get(variant_name, {})
+            grid = axis_grid(variant_cls, axes, fixed)
+            from_axes = {p: a for a, p in axis_params(variant_cls.params).items() if a in axes and p not in fixed}
+            for combo in _grid(grid):
+                params, rejected = _resolve_axes(variant_cls, combo, variant_name, from_axes)
+                for key in ((from_axes[k], _shown(v)) for k, v in combo.items() if k in from_axes):
+                    axis_taken[key] = axis_taken.get(key, False) or rejected is None
+                    if rejected is not None:
+                        axis_error.setdefault(key, f"in the sweep's {variant_name} parameters: {rejected}")
+                if rejected is not None:
+                    rejected = f"{rejected} (a value of the sweep's axes that {variant_name} does not take)"
+                for task_params, seed in itertools.product(task_configs, spec.seeds):
+                    try:
+                        point = Point(variant_name, task_name, tuple(params.items()), tuple(task_params.items()),
+                                      seed=seed, rejected=rejected, **spec.settings)  # fmt: skip
+                    except ParameterError as exc:
+                        raise UsageError(f"in the sweep's {variant_name} or {task_name} parameters: {exc}") from None
+                    job = Job(point, spec.options)
+                    jobs.setdefault(job.point_id, job)
+    for key, taken in axis_taken.items():
+        if not taken:
+            raise UsageError(axis_error[key])
     if not jobs:
         raise UsageError("the sweep is empty: no variant, task and axis values combine into a point")
     return list(jobs.values())
+
+
+def _resolve_axes(
+    cls: Any, combo: Mapping[str, Any], name: str, from_axes: Mapping[str, str]
+) -> tuple[dict[str, Any], str | None]:
+    """``combo`` resolved, and None; or, where only values taken from the axes are refused, the combo as
+    given (defaults filled in) and why it was refused."""
+    try:
+        return cls.resolve(combo), None
+    except ParameterError as exc:
+        if not any(k in from_axes for k in combo):
+            raise UsageError(f"in the sweep's {name} parameters: {exc}") from None
+        rest = _resolve(cls, {k: v for k, v in combo.items() if k not in from_axes}, name)
+        return {**rest, **{k: v for k, v in combo.items() if k in from_axes}}, str(exc)
+
+
+def _resolve(cls: Any, params: Mapping[str, Any], name: str) -> dict[str, Any]:
+    try:
+        return cls.resolve(params)
+    except ParameterError as exc:
+        raise UsageError(f"in the sweep's {name} parameters: {exc}") from None

@@ -18,8 +18,20 @@ from typing import Any
 
 from attnbench.config import Job, config_columns
 from attnbench.results import ResultsDir
+from attnbench.sweep.supervise import guard_worker
 
-OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "not enough memory")
+OWN_LIMIT_GRACE_S = 5.0  # a worker stops itself this long after its time limit, if nobody stopped it
+
+OOM_MARKERS = (
+    "out of memory",
+    "can't allocate memory",
+    "cannot allocate memory",
+    "not enough memory",
+    "bad_alloc",  # C++ new failing (std::bad_alloc), e.g. under --max-memory's limit
+    "defaultcpuallocator",
+    "enforce fail at alloc_cpu",
+    "failed to allocate",
+)
 
 
 def config_row(job: Job) -> dict[str, Any]:
@@ -28,13 +40,22 @@ def config_row(job: Job) -> dict[str, Any]:
 
 
 def is_oom(exc: BaseException) -> bool:
-    """Whether ``exc`` means memory ran out (CUDA, the host, or the limit set with --max-memory)."""
-    if isinstance(exc, MemoryError):
-        return True
+    """Whether ``exc`` means memory ran out (CUDA, the host, or the limit set with --max-memory).
+
+    Looks through the chain of causes too: an allocation failure often surfaces wrapped in another error
+    (the FLOP counter's, the compiler's), under its own type or as a bare ``std::bad_alloc``.
+    """
     oom_type = getattr(getattr(__import__("torch"), "cuda", None), "OutOfMemoryError", None)
-    if oom_type is not None and isinstance(exc, oom_type):
-        return True
-    return isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in OOM_MARKERS)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MemoryError) or (oom_type is not None and isinstance(current, oom_type)):
+            return True
+        if isinstance(current, Exception) and any(m in str(current).lower() for m in OOM_MARKERS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _environment(device: str) -> dict[str, Any]:
@@ -107,10 +128,22 @@ def limit_memory(max_bytes: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
 
 
-def run_point(point_json: str, results_dir: str, max_memory: int | None = None) -> str:
-    """Worker entry point: measure the point, store its row; returns the row's status."""
-    limit_memory(max_memory)
+def run_point(point_json: str, results_dir: str, max_memory: int | None = None, timeout_s: float | None = None) -> str:
+    """Worker entry point: measure the job, store its row; returns the row's status.
+
+    Ctrl-C is left to the parent, SIGTERM unwinds (no temporary file left), and past ``timeout_s`` (a
+    little later than the parent would) the worker stores a timeout row itself and exits.
+    """
     job = Job.from_json(point_json)
+    started = time.perf_counter()
+
+    def timed_out() -> None:
+        message = f"ran past the {timeout_s:g} s limit"
+        ResultsDir(results_dir).write(failure_row(job, "timeout", message, time.perf_counter() - started))
+
+    if timeout_s is not None:  # the process executor's worker (submitit's jobs keep submitit's signal handling)
+        guard_worker(timeout_s + OWN_LIMIT_GRACE_S, timed_out)
+    limit_memory(max_memory)
     if job.options.threads is not None:
         import torch
 

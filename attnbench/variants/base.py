@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from attnbench.errors import PluginFault
 from attnbench.params import Param, ParameterError, resolve_params
 
 
@@ -94,6 +95,8 @@ class RecurrentVariant(nn.Module):
         self.hidden_size = HIDDEN.validate(hidden_size, owner)
         self.config: dict[str, Any] = resolve_params(self.params, params, owner)
         self.build()
+        # the first forward pass checks the output's shape, so a variant's mistake names the variant
+        self._output_check = self.register_forward_hook(_check_output)
 
     def build(self) -> None:
         """Create parameters and submodules from ``self.config`` and the sizes."""
@@ -134,6 +137,39 @@ class RecurrentVariant(nn.Module):
         return x.shape[0], x.shape[1]
 
 
+class VariantOutputError(PluginFault, TypeError):
+    """A variant's forward pass returned something other than a VariantOutput of (B, T, C) logits."""
+
+
+def _origin(module: RecurrentVariant) -> str:
+    try:
+        from attnbench.variants.registry import VARIANTS
+
+        origin = VARIANTS.origin(module.name) if module.name in VARIANTS else None
+    except Exception:
+        origin = None
+    return f" (from {origin})" if origin else f" (class {type(module).__module__}.{type(module).__qualname__})"
+
+
+def _check_output(module: RecurrentVariant, args: tuple[Any, ...], output: Any) -> None:
+    """Forward hook run once: the output must be a VariantOutput with logits (B, T, output_size)."""
+    x = args[0] if args else None
+    logits = getattr(output, "logits", None)
+    if not isinstance(logits, Tensor):
+        raise VariantOutputError(
+            f"variant {module.name or type(module).__name__!r}{_origin(module)} returned {type(output).__name__}; "
+            "forward must return VariantOutput(logits) with logits of shape (B, T, C)"
+        )
+    if isinstance(x, Tensor) and x.dim() == 3:
+        expected = (x.shape[0], x.shape[1], module.output_size)
+        if tuple(logits.shape) != expected:
+            raise VariantOutputError(
+                f"variant {module.name or type(module).__name__!r}{_origin(module)} returned logits of shape "
+                f"{tuple(logits.shape)} for input {tuple(x.shape)}; expected (B, T, C) = {expected}"
+            )
+    module._output_check.remove()
+
+
 def linear_flops(rows: float, fan_in: int, fan_out: int) -> FlopCount:
     """FLOPs of ``rows`` applications of a ``fan_in -> fan_out`` linear map (weights trainable).
 
@@ -162,6 +198,7 @@ __all__ = [
     "RecurrentVariant",
     "Shape",
     "VariantOutput",
+    "VariantOutputError",
     "add_counts",
     "linear_flops",
 ]

@@ -67,3 +67,42 @@ def test_summary_shows_a_newly_declared_metric_without_a_layout_of_its_own(monke
     text = measure_cmd.summary(row)
     assert "widgets_per_s 2.5 k1/s (widgets made per second)" in text
     assert "saved_bytes" not in text.replace("saved  ", "")  # laid out metrics are not repeated
+
+
+def test_a_batch_that_cannot_fit_is_refused_before_anything_is_built(tiny_task, capsys) -> None:  # noqa: F811
+    assert main(["measure", "--variant", "lstm", "--task", tiny_task, *FAST, "--batch", "100000000000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("attnbench: error: batch 100000000000 needs at least ") and err.count("\n") == 1
+    assert "GiB available; lower --batch" in err
+
+
+def test_running_out_of_memory_is_one_line(tiny_task, capsys, monkeypatch) -> None:  # noqa: F811
+    import attnbench.cli.measure_cmd as cmd
+    import attnbench.measure
+
+    def out_of_memory(point, options):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(cmd, "guard_host_memory", lambda device: None)  # not in the test process itself
+    monkeypatch.setattr(attnbench.measure, "measure", out_of_memory)
+    assert main(["measure", "--variant", "lstm", "--task", tiny_task, *FAST]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("attnbench: error: out of memory measuring batch 2 on cpu (") and err.count("\n") == 1
+
+
+def test_the_host_memory_guard_makes_an_allocation_fail_instead_of_the_oom_killer() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import attnbench.cli.measure_cmd as cmd, torch\n"
+        "real = cmd._meminfo\n"
+        "cmd._meminfo = lambda f: 100 * 2**20 if f == 'MemAvailable' else real(f)\n"
+        "cmd.guard_host_memory('cpu')\n"
+        "try:\n"
+        "    torch.ones(2**28)\n"  # 1 GiB, past the 100 MiB said to be free
+        "except RuntimeError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "refused:" in done.stdout and "allocate" in done.stdout, done.stderr

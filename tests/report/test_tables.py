@@ -89,3 +89,18 @@ def test_grad_reach_table_is_long_and_only_from_ok_points():
 )
 def test_format_value(value, unit, text):
     assert format_value(value, unit) == text
+
+
+def test_an_ok_row_whose_seq_len_is_not_a_number_is_skipped_and_counted(tmp_path):
+    path = tiny_results(tmp_path / "r")
+    point = path / "points" / "p20.json"
+    point.write_text(point.read_text().replace('"seq_len": 20', '"seq_len": "twenty"'))
+    with pytest.warns(UserWarning, match="skipped 1 ok row"):
+        table = load_table(path)
+    assert list(table.frame["seq_len"]) == [40.0]
+    assert any("skipped 1 ok row" in n and "seq_len" in n for n in table.notes)
+    from attnbench.report import build_report
+
+    with pytest.warns(UserWarning, match="skipped 1 ok row"):
+        index = build_report([path], tmp_path / "report")
+    assert "skipped 1 ok row" in index.read_text()

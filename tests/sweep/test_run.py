@@ -65,7 +65,9 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_interrupted_sweep_resumes_without_measuring_twice(out):
+def test_interrupted_sweep_resumes_without_measuring_twice(out, tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     grid = [
         "--variants",
         "lstm,rsm",
@@ -89,16 +91,21 @@ def test_interrupted_sweep_resumes_without_measuring_twice(out):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        env={**os.environ, "ATTNBENCH_FAULT": "hang@rsm[rho=2]"},
+        env={**os.environ, "ATTNBENCH_FAULT": "hang@rsm[rho=2]", "TMPDIR": str(tmp)},
         preexec_fn=_default_sigint,
     )
     deadline = time.time() + 120
-    while time.time() < deadline and len(list((out / "points").glob("*.json"))) < 2:
+    while time.time() < deadline and len(list((out / "points").glob("[!.]*.json"))) < 2:  # not .tmp-* files
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
-    stdout, _ = proc.communicate(timeout=60)
+    stdout, stderr = proc.communicate(timeout=60)
     first = _rows(out)
-    assert 2 <= len(first) < 6 and "interrupted" in stdout
+    assert 2 <= len(first) < 6 and "interrupted" in stderr and "interrupted" not in stdout
+    for noise in ("Traceback", "ForkServerProcess", "leaked semaphore", "KeyboardInterrupt"):
+        assert noise not in stderr, stderr
+    time.sleep(1)  # the reaper's clean-up once the sweep has exited
+    leftovers = [p.name for p in (out / "points").iterdir() if p.name.startswith(".")] + list(tmp.glob("pymp-*"))
+    assert not leftovers
     assert all(r["status"] == "ok" for r in first.values())
     stamps = {pid: (out / "points" / f"{pid}.json").stat().st_mtime_ns for pid in first}
 

@@ -1,0 +1,39 @@
+"""The worker's classification of failures: every way memory runs out is stored as oom."""
+
+from __future__ import annotations
+
+import pytest
+
+from attnbench.sweep.worker import is_oom
+
+
+def _wrapped(inner: BaseException) -> Exception:
+    try:
+        try:
+            raise inner
+        except BaseException as exc:
+            raise ValueError("Failed running call_function aten.mm") from exc
+    except ValueError as outer:
+        return outer
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        RuntimeError("std::bad_alloc"),
+        MemoryError("std::bad_alloc"),
+        TypeError("std::bad_alloc"),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory"),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:127] . DefaultCPUAllocator: not enough memory: you tried"),
+        _wrapped(RuntimeError("std::bad_alloc")),
+        _wrapped(MemoryError()),
+    ],
+    ids=str,
+)
+def test_allocation_failures_are_oom(exc):
+    assert is_oom(exc)
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("simulated failure"), ValueError("shape mismatch"), KeyError("x")])
+def test_other_failures_are_not(exc):
+    assert not is_oom(exc)

@@ -1,0 +1,68 @@
+"""Results directories: damaged, foreign and duplicate point files are skipped and counted, never fatal."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import warnings
+
+import pytest
+
+from attnbench.results import ResultsDir, load
+
+
+def _store(path, n=2):
+    store = ResultsDir(path)
+    for i in range(n):
+        store.write({"point_id": f"p{i}", "variant": "lstm", "seq_len": 10 * (i + 1), "status": "ok"})
+    return store
+
+
+@pytest.mark.parametrize("version", ["1", None, 1.5, True, [1], 99])
+def test_a_row_of_an_unreadable_schema_version_is_counted_as_damaged(tmp_path, version):
+    store = _store(tmp_path / "r")
+    (store.points / "odd.json").write_text(json.dumps({"point_id": "odd", "schema_version": version}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = load(tmp_path / "r")
+    assert sorted(frame["point_id"]) == ["p0", "p1"]
+    assert [str(w.message) for w in caught] == [f"skipped 1 damaged record(s) in {tmp_path / 'r'}"]
+    assert set(store.stored()) == {"p0", "p1"}  # what --resume sees
+    assert store.read("odd") is None
+
+
+def test_point_files_and_manifest_get_the_umasks_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        store = _store(tmp_path / "r", n=1)
+    finally:
+        os.umask(old)
+    for path in (store.point_path("p0"), store.path / "manifest.json"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+def test_a_copy_under_another_name_is_one_row_and_a_warning(tmp_path):
+    store = _store(tmp_path / "r")
+    original = store.point_path("p0").read_text()
+    (store.points / "p0 (copy).json").write_text(original.replace('"status": "ok"', '"status": "error"'))
+    (store.points / "a-copy.json").write_text(original.replace('"status": "ok"', '"status": "error"'))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = load(tmp_path / "r")
+    assert sorted(frame["point_id"]) == ["p0", "p1"]
+    assert frame.set_index("point_id").loc["p0", "status"] == "ok"  # the file named after the point wins
+    assert len(caught) == 1 and "skipped 2 duplicate record(s)" in str(caught[0].message)
+    assert store.stored()["p0"]["status"] == "ok"
+
+
+def test_an_interrupted_write_leaves_a_temporary_file_named_after_its_point(tmp_path, monkeypatch):
+    store = _store(tmp_path / "r", n=0)
+
+    def boom(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(KeyboardInterrupt):
+        store.write({"point_id": "p9", "status": "ok"})
+    assert store.tmp_files("p9") == [] and list(store.points.iterdir()) == []
