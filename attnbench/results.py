@@ -148,3 +148,6 @@ def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd
             frame[col] = None
     extra = [c for c in frame.columns if c not in COLUMNS]
     return frame[[*COLUMNS, *extra]]
+
+
+from attnbench.aggregate import aggregate, select_lr  # noqa: E402  (re-exported: attnbench.results.aggregate)
