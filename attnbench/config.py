@@ -421,6 +421,6 @@ __all__ = [
     "label",
     "point_id",
     "resolve_device",
-    "resolved_target",
     "resolve_dtype",
+    "resolved_target",
 ]

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from attnbench.aggregate import aggregate, select_lr  # noqa: F401  (re-exported: attnbench.results.aggregate)
 from attnbench.schema import COLUMNS, SCHEMA_VERSION
 
 FORMAT = "attnbench-results"
@@ -148,6 +149,3 @@ def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd
             frame[col] = None
     extra = [c for c in frame.columns if c not in COLUMNS]
     return frame[[*COLUMNS, *extra]]
-
-
-from attnbench.aggregate import aggregate, select_lr  # noqa: E402  (re-exported: attnbench.results.aggregate)

@@ -247,9 +247,9 @@ __all__ = [
     "TrainResult",
     "build_model",
     "curve_schedule",
-    "time_to_target",
     "evaluate",
     "make_optimizer",
+    "time_to_target",
     "train",
     "train_point",
 ]
