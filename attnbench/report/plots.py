@@ -348,7 +348,7 @@ def mean_front_figure(
         Line2D([], [], marker="o", ls="", mfc="white", mec="k", color="k", label="not distinguishable"),
     ]
     _legend(fig, colours, "variant", extra, shown=points["variant"].unique())
-    fig.suptitle(f"{safe_text(task)}: {ylabel} against {axis_label(cost)} (bars: 95% CI)", x=0.01, ha="left")
+    fig.suptitle(f"{safe_text(task)}: {ylabel}, bars: 95% CI", x=0.01, ha="left")
     return save(fig, path)
 
 
@@ -359,14 +359,15 @@ def learning_curve_figure(bands: pd.DataFrame, task: str, colours: dict[str, tup
     fig, axes = _figure(len(lengths))
     for ax, length in zip(axes, lengths):
         here = bands[bands["seq_len"] == length] if not pd.isna(length) else bands
+        styles = dict(zip(sorted(here["lr"].unique(), key=str), ("-", "--", ":", "-.")))
         for (series, lr), line in here.groupby(["series", "lr"], sort=True):
             line = line.sort_values("step")
             colour = colours.get(series, "0.4")
-            name = series if len(here["lr"].unique()) == 1 else f"{series} lr={lr}"
-            ax.plot(line["seconds"], line["mean"], color=colour, lw=1.5, label=safe_text(name))
+            name = series if len(styles) == 1 else f"{series} lr={lr}"
+            ax.plot(line["seconds"], line["mean"], color=colour, ls=styles.get(lr, "-"), lw=1.5, label=safe_text(name))
             ax.fill_between(line["seconds"], line["low"], line["high"], color=colour, alpha=0.2, lw=0)
         ax.set(title=f"T = {int(length)}" if not pd.isna(length) else "", xlabel="training time (s)",
                ylabel="validation score")  # fmt: skip
         ax.legend(fontsize=7)
-    fig.suptitle(f"{safe_text(task)}: learning curves (mean over seeds, band: their range)", x=0.01, ha="left")
+    fig.suptitle(f"{safe_text(task)}: learning curves, band: seeds' range", x=0.01, ha="left")
     return save(fig, path)
