@@ -102,6 +102,12 @@ def _pareto_section(task_frame: pd.DataFrame, task: str, costs: list[str], out: 
         "Each panel is one sequence length. Solid points joined by the line are the Pareto front (no other point "
         "is both cheaper and better); faded points are dominated. Points that failed are listed in the panel."
     )
+    if scored["seed"].nunique() > 1 or ("lr" in scored and scored["lr"].nunique() > 1):
+        section.paragraphs.append(
+            "These results hold several seeds or learning rates: each point here is one run. The fronts on the "
+            "means over seeds, with their confidence intervals and the lr chosen on validation, are under "
+            "'Accuracy over seeds' below."
+        )
     slug = _file_slug(task)
     metric, _ = score_of(scored)
     for cost in costs:
