@@ -181,11 +181,11 @@ def test_curve_schedule_keeps_validation_within_its_share():
 
 def test_learning_curve_and_time_to_target_in_the_result():
     task = build_task("copy", seq_len=2)
-    options = Options(train_steps=200, train_batch=4, eval_batches=4, lr=1e-2, target=0.0)
+    options = Options(train_steps=100, train_batch=4, eval_batches=4, lr=1e-2, target=0.0)
     result = train_variant("lstm", task, options, hidden_size=8)
     steps = [p[0] for p in result.curve]
     seconds = [p[1] for p in result.curve]
-    assert steps == sorted(steps) and steps[-1] == 200 and 1 <= len(steps) <= 20
+    assert steps == sorted(steps) and steps[-1] == 100 and 1 < len(steps) <= 20
     assert seconds == sorted(seconds) and seconds[-1] <= result.wall_time_s
     assert all(0.0 <= p[2] <= 1.0 for p in result.curve)
     # target 0: reached at the first point
