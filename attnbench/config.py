@@ -224,6 +224,12 @@ class Options:
     lr: float = declared(Param("lr", 1e-3, float, above=0, help="learning rate of the accuracy run"))
     clip: float = declared(Param("clip", 1.0, float, low=0, help="max gradient norm; 0 turns clipping off"))
     eval_batches: int = declared(Param("eval_batches", 10, int, low=1, help="held-out batches the score averages"))
+    curve_points: int = declared(
+        Param("curve_points", 20, int, low=0, help="validation points of the learning curve (0: no curve)")
+    )
+    target: float | None = declared(
+        Param("target", None, float, none_means="the task's declared target", help="score that counts as solved")
+    )
     reach: bool = declared(Param("reach", True, bool, help="measure gradient reach"))
     energy_window_s: float = declared(
         Param("energy_window_s", 1.0, float, above=0, help="least energy window (NVML updates every 20-100 ms)")
@@ -348,8 +354,19 @@ def config_columns(point: Point, options: Options) -> dict[str, Any]:
         "dtype": point.dtype,
         "seed": point.seed,
         "train_steps": options.train_steps,
+        "lr": options.lr,
+        "target": resolved_target(point, options),
         "schema_version": SCHEMA_VERSION,
     }
+
+
+def resolved_target(point: Point, options: Options) -> float | None:
+    """The target score of a configuration: the options' ``target``, else its task's declared one."""
+    if options.target is not None:
+        return options.target
+    from attnbench.tasks import get_task
+
+    return get_task(point.task).target
 
 
 class Job(NamedTuple):
@@ -436,4 +453,5 @@ __all__ = [
     "point_id",
     "resolve_device",
     "resolve_dtype",
+    "resolved_target",
 ]

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from attnbench.aggregate import aggregate, select_lr  # noqa: F401  (re-exported: attnbench.results.aggregate)
 from attnbench.schema import COLUMNS, SCHEMA_VERSION
 
 FORMAT = "attnbench-results"

@@ -42,6 +42,8 @@ CONFIG_COLUMNS: dict[str, str] = {
     "dtype": "floating-point type of parameters and inputs, e.g. float32",
     "seed": "random seed of data and initialisation",
     "train_steps": "optimiser steps of the accuracy run (0: accuracy not measured)",
+    "lr": "learning rate of the accuracy run (a sweep axis: `lrs`); empty in rows written before it was recorded",
+    "target": "score that counts as solved (the task's declared target unless the sweep set one)",
 }
 
 # name -> (unit, description), from the one declaration of every metric (attnbench.metrics)

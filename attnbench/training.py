@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from attnbench.config import Point
 
 EVAL_SEED_OFFSET = 0x5EED  # held-out batches come from a stream of their own, not the training one
+VALID_SEED_OFFSET = 0x7A11D  # and validation batches from a third stream (data sets: the "valid" split)
+EVAL_SHARE = 0.05  # the learning curve's validation costs at most about this share of training (MLPerf)
+FORWARD_SHARE = 1 / 3  # a forward pass costs about a third of a training step (forward + backward)
 HISTORY_POINTS = 100  # training history keeps about this many averaged windows
 
 
@@ -40,7 +43,9 @@ class TrainResult:
     evaluation length (the task's sequence-length parameter, e.g. copy's delay T) to the score there.
     ``history`` holds ``{"step", "split", "loss", "score"}`` records: "train" ones average the steps
     since the previous record, the last one is the held-out ("test") evaluation. ``wall_time_s`` covers
-    training and evaluation.
+    training and evaluation. ``curve`` is the learning curve, ``[step, training seconds, validation
+    score]`` at about ``curve_points`` steps (training seconds leave the validation time, ``val_time_s``,
+    out); ``steps_to_target``/``seconds_to_target`` are its first point at ``target``, None if none.
     """
 
     steps: int
@@ -52,6 +57,11 @@ class TrainResult:
     transfer_scores: dict[int, float] = field(default_factory=dict)
     wall_time_s: float = 0.0
     history: list[dict] = field(default_factory=list)
+    curve: list[list[float]] = field(default_factory=list)  # [step, training seconds, validation score]
+    val_time_s: float = 0.0
+    target: float | None = None
+    steps_to_target: int | None = None
+    seconds_to_target: float | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (transfer lengths become string keys, as JSON requires)."""
@@ -75,15 +85,16 @@ def evaluate(
     batch_size: int,
     seed: int,
     device: torch.device | str = "cpu",
+    split: str = "test",
 ) -> tuple[float, float]:
-    """Mean loss and mean score of ``model`` on ``batches`` held-out batches drawn from ``seed``."""
+    """Mean loss and mean score of ``model`` on ``batches`` held-out batches of ``split`` drawn from ``seed``."""
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     losses, scores = [], []
     try:
         for _ in range(batches):
-            x, y = task.sample(batch_size, generator, device, split="test")
+            x, y = task.sample(batch_size, generator, device, split=split)
             logits = model(x).logits
             losses.append(task.loss(logits, y).item())
             scores.append(task.score(logits, y))
@@ -128,6 +139,11 @@ def train(
     sums = [0.0, 0.0, 0]  # loss, score, steps since the last record
     short = "acc" if task.metric == "accuracy" else task.metric
     show = progress and sys.stderr.isatty()
+    target = options.target if options.target is not None else task.target
+    marks, val_batches = curve_schedule(steps, options.curve_points, options.eval_batches)
+    valid_generator_seed = seed + VALID_SEED_OFFSET
+    curve: list[list[float]] = []
+    val_time = 0.0
     with tqdm(total=steps, disable=not show, desc=f"{model.name} on {task.name}", leave=False) as bar:
         for step in range(1, steps + 1):
             x, y = task.sample(batch, generator, device, split="train")
@@ -148,6 +164,13 @@ def train(
                 history.append({"step": step, "split": "train", "loss": sums[0] / n, "score": sums[1] / n})
                 bar.set_postfix({"loss": f"{sums[0] / n:.4f}", short: f"{sums[1] / n:.3f}"}, refresh=False)
                 sums = [0.0, 0.0, 0]
+            if step in marks:
+                began = time.perf_counter()  # loss.item() above synchronised the device
+                train_seconds = began - start - val_time
+                # the same validation batches at every point: a curve of the model, not of the draw
+                _, val_score = evaluate(model, task, val_batches, batch, valid_generator_seed, device, split="valid")
+                val_time += time.perf_counter() - began
+                curve.append([step, train_seconds, val_score])
             bar.update()
     eval_seed = seed + EVAL_SEED_OFFSET
     eval_loss, score = evaluate(model, task, options.eval_batches, batch, eval_seed, device)
@@ -166,7 +189,40 @@ def train(
         transfer_scores=transfer,
         wall_time_s=time.perf_counter() - start,
         history=history,
+        curve=curve,
+        val_time_s=val_time,
+        target=target,
+        **dict(zip(("steps_to_target", "seconds_to_target"), time_to_target(curve, target, task.higher_is_better))),
     )
+
+
+def curve_schedule(steps: int, points: int, eval_batches: int) -> tuple[set[int], int]:
+    """The steps the learning curve is evaluated at and the validation batches per point.
+
+    About ``points`` evenly spaced steps, the last one the final step; per point as many batches as
+    keep the validation within :data:`EVAL_SHARE` of training (a forward pass costing about
+    :data:`FORWARD_SHARE` of a training step), at least one and at most ``eval_batches``. Fewer points
+    where even one batch each would cost more than that share.
+    """
+    if points < 1 or steps < 1:
+        return set(), 0
+    budget = EVAL_SHARE * steps / FORWARD_SHARE  # forward passes the validation may spend
+    points = max(1, min(points, steps, int(budget)))
+    batches = max(1, min(eval_batches, int(budget / points)))
+    return {round(steps * k / points) for k in range(1, points + 1)}, batches
+
+
+def time_to_target(
+    curve: list[list[float]], target: float | None, higher_is_better: bool
+) -> tuple[int | None, float | None]:
+    """``(step, training seconds)`` of the first curve point whose score reaches ``target`` (>= when
+    higher is better, <= otherwise); ``(None, None)`` when none does or there is no target."""
+    if target is None:
+        return None, None
+    for step, seconds, score in curve:
+        if (score >= target) if higher_is_better else (score <= target):
+            return int(step), float(seconds)
+    return None, None
 
 
 def build_model(variant: str, task: Task, hidden_size: int = 128, seed: int = 0, **params: Any) -> RecurrentVariant:
@@ -190,8 +246,10 @@ def train_point(point: Point, options: Options, *, progress: bool = False) -> Tr
 __all__ = [
     "TrainResult",
     "build_model",
+    "curve_schedule",
     "evaluate",
     "make_optimizer",
+    "time_to_target",
     "train",
     "train_point",
 ]

@@ -10,7 +10,19 @@ import torch
 from attnbench.config import Options, Point
 from attnbench.params import ParameterError
 from attnbench.tasks import build_task
-from attnbench.training import TrainResult, build_model, evaluate, train, train_point
+from attnbench.training import (
+    EVAL_SEED_OFFSET,
+    EVAL_SHARE,
+    FORWARD_SHARE,
+    VALID_SEED_OFFSET,
+    TrainResult,
+    build_model,
+    curve_schedule,
+    evaluate,
+    time_to_target,
+    train,
+    train_point,
+)
 
 
 def train_variant(variant, task, options, hidden_size, seed=0, **params):
@@ -145,3 +157,53 @@ def test_on_step_sees_every_step_and_leaves_training_as_it_was():
     without = train(build_model("lstm", task, 4), task, config)
     assert seen == [1, 2, 3, 4]
     assert with_hook.score == without.score and with_hook.final_loss == without.final_loss
+
+
+def test_time_to_target_from_a_synthetic_curve_reached_and_not():
+    curve = [[10, 1.0, 0.3], [20, 2.0, 0.8], [30, 3.5, 0.995], [40, 4.0, 1.0]]
+    assert time_to_target(curve, 0.99, higher_is_better=True) == (30, 3.5)  # the first point at the target
+    assert time_to_target(curve, 1.01, higher_is_better=True) == (None, None)  # never 0, never the budget
+    assert time_to_target(curve, None, higher_is_better=True) == (None, None)
+    mse = [[10, 1.0, 0.2], [20, 2.0, 0.05], [30, 3.0, 0.009]]
+    assert time_to_target(mse, 0.01, higher_is_better=False) == (30, 3.0)
+    assert time_to_target(mse, 0.001, higher_is_better=False) == (None, None)
+
+
+def test_curve_schedule_keeps_validation_within_its_share():
+    marks, batches = curve_schedule(1000, 20, 10)
+    assert len(marks) == 20 and max(marks) == 1000 and min(marks) == 50
+    # validation forward passes, each about a third of a step, cost at most 5% of the training steps
+    assert len(marks) * batches * FORWARD_SHARE <= EVAL_SHARE * 1000
+    few, one = curve_schedule(30, 20, 10)  # too short for 20 points: fewer, one batch each
+    assert one == 1 and len(few) * FORWARD_SHARE <= EVAL_SHARE * 30 + FORWARD_SHARE and max(few) == 30
+    assert curve_schedule(100, 0, 10) == (set(), 0)
+
+
+def test_learning_curve_and_time_to_target_in_the_result():
+    task = build_task("copy", seq_len=2)
+    options = Options(train_steps=100, train_batch=4, eval_batches=4, lr=1e-2, target=0.0)
+    result = train_variant("lstm", task, options, hidden_size=8)
+    steps = [p[0] for p in result.curve]
+    seconds = [p[1] for p in result.curve]
+    assert steps == sorted(steps) and steps[-1] == 100 and 1 < len(steps) <= 20
+    assert seconds == sorted(seconds) and seconds[-1] <= result.wall_time_s
+    assert all(0.0 <= p[2] <= 1.0 for p in result.curve)
+    # target 0: reached at the first point
+    assert result.steps_to_target == steps[0] and result.seconds_to_target == seconds[0]
+    unreachable = train_variant("lstm", task, options.replace(train_steps=20, target=1.5), hidden_size=8)
+    assert unreachable.steps_to_target is None and unreachable.seconds_to_target is None
+    assert train_variant("lstm", task, options.replace(curve_points=0), hidden_size=8).curve == []
+
+
+def test_validation_stream_is_distinct_from_training_and_test():
+    task = build_task("copy", seq_len=2)
+    seed = 3
+
+    def first(stream_seed: int, split: str) -> torch.Tensor:
+        return task.sample(8, torch.Generator().manual_seed(stream_seed), split=split)[0]
+
+    train_x = first(seed, "train")
+    valid_x = first(seed + VALID_SEED_OFFSET, "valid")
+    test_x = first(seed + EVAL_SEED_OFFSET, "test")
+    assert not torch.equal(train_x, valid_x) and not torch.equal(valid_x, test_x)
+    assert len({seed, seed + VALID_SEED_OFFSET, seed + EVAL_SEED_OFFSET}) == 3

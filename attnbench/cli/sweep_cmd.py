@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--task-param", action="append", default=[], metavar="TASK.NAME=V1,V2")
     g.add_argument("--seeds", help="comma-separated seeds")
+    g.add_argument("--lrs", help="comma-separated learning rates (chosen per configuration on validation)")
     from attnbench.sweep.spec import EXECUTION, POINT_SETTINGS
 
     m = p.add_argument_group("every point's settings and how it is measured (override the spec)")
@@ -126,6 +127,8 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str]:
         changes["task_params"] = {k: v for k, v in spec.task_params.items() if k in changes["tasks"]}
     if args.seeds:
         changes["seeds"] = _list(args.seeds, int)
+    if args.lrs:
+        changes["lrs"] = _list(args.lrs, float)
     axes = dict(spec.axes)
     for axis, text in (("seq_len", args.seq_len), ("memory", args.memory), ("top_k", args.top_k)):
         if text:

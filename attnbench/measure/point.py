@@ -34,7 +34,7 @@ from attnbench.tasks.base import Task
 from attnbench.variants import RecurrentVariant, Shape
 
 R = TypeVar("R")
-JSON_COLUMNS = ("variant_params", "task_params", "transfer_scores", "grad_reach", "missing")
+JSON_COLUMNS = ("variant_params", "task_params", "transfer_scores", "grad_reach", "val_curve", "missing")
 
 
 class _Row:
@@ -175,22 +175,33 @@ def _measure_into(
 
 
 TRAIN_COLUMNS = ("score", "final_loss", "train_time_s", "transfer_scores")
+CURVE_COLUMNS = ("val_score", "val_curve", "val_time_s", "steps_to_target", "seconds_to_target")
 
 
 def _train_into(
     out: _Row, point: Point, options: Options, task: Task, model: RecurrentVariant, device: torch.device, progress: bool
 ) -> None:
     if options.train_steps == 0:
-        out.lack(TRAIN_COLUMNS, "train_steps=0: no accuracy run")
+        out.lack((*TRAIN_COLUMNS, *CURVE_COLUMNS), "train_steps=0: no accuracy run")
         return
     from attnbench.training import train
 
     result = train(model, task, options, device=device, seed=point.seed, progress=progress)
     out.set(score=result.score, final_loss=result.final_loss, train_time_s=result.wall_time_s)
+    if result.curve:
+        out.set(val_curve=result.curve, val_score=result.curve[-1][2], val_time_s=result.val_time_s)
+        if result.target is None:
+            out.lack(("steps_to_target", "seconds_to_target"), f"task {task.name!r} declares no target")
+        elif result.steps_to_target is None:
+            out.lack(("steps_to_target", "seconds_to_target"), f"not reached in {options.train_steps} steps")
+        else:
+            out.set(steps_to_target=result.steps_to_target, seconds_to_target=result.seconds_to_target)
+    else:
+        out.lack(CURVE_COLUMNS, "curve_points=0: no learning curve")
     if result.transfer_scores:
         out.set(transfer_scores={str(k): v for k, v in sorted(result.transfer_scores.items())})
     else:
         out.lack(("transfer_scores",), f"task {task.name!r} has no transfer evaluation")
 
 
-__all__ = ["JSON_COLUMNS", "TRAIN_COLUMNS", "measure"]
+__all__ = ["CURVE_COLUMNS", "JSON_COLUMNS", "TRAIN_COLUMNS", "measure"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -11,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from attnbench.errors import UsageError
-from attnbench.report import curves, plots
+from attnbench.report import accuracy, curves, plots
 from attnbench.report.frontier import grouped_pareto_mask
 from attnbench.report.html import Document, FigureRef, Section, Table, write
 from attnbench.report.scaling import ABOVE_TOLERANCE, ANALYTIC_TOLERANCE, declared_exponents, fit_exponents
@@ -101,6 +102,12 @@ def _pareto_section(task_frame: pd.DataFrame, task: str, costs: list[str], out: 
         "Each panel is one sequence length. Solid points joined by the line are the Pareto front (no other point "
         "is both cheaper and better); faded points are dominated. Points that failed are listed in the panel."
     )
+    if scored["seed"].nunique() > 1 or ("lr" in scored and scored["lr"].nunique() > 1):
+        section.paragraphs.append(
+            "These results hold several seeds or learning rates: each point here is one run. The fronts on the "
+            "means over seeds, with their confidence intervals and the lr chosen on validation, are under "
+            "'Accuracy over seeds' below."
+        )
     slug = _file_slug(task)
     metric, _ = score_of(scored)
     for cost in costs:
@@ -119,6 +126,112 @@ def _pareto_section(task_frame: pd.DataFrame, task: str, costs: list[str], out: 
         text = "Solid points are on the front of all three objectives at once; faded points are dominated."
         section.children.append(Section("Three objectives at once", [text], figures=[FigureRef(rel, caption)]))
     return section
+
+
+SEEDS_TEXT = (
+    "Seeds are replicates: each configuration (everything but the seed) is one row, its test score the mean "
+    "over its seeds with a 95% confidence interval of the mean (percentile bootstrap, scipy.stats.bootstrap, "
+    "9999 resamples; none for a single seed) and n, the number of seeds, beside it. Where a configuration was "
+    "swept over several learning rates, the one with the best mean validation score is shown (never chosen "
+    "on test). Success rate: the fraction of its runs (failed ones included) that reached the task's target; "
+    "steps and seconds to target: medians over the runs that reached it."
+)
+
+
+def _seeds_section(
+    task_frame: pd.DataFrame, task: str, costs: list[str], out: Path, colours: dict, series_colours: dict
+) -> Section:
+    section = Section("Accuracy over seeds", [SEEDS_TEXT])
+    agg = accuracy.seed_table(task_frame[task_frame["status"] != "skipped"])
+    if agg.empty or agg.get("score_n", pd.Series(0)).fillna(0).eq(0).all():
+        section.paragraphs.append("No accuracy in these results, so nothing to aggregate over seeds.")
+        return section
+    metric, higher = score_of(task_frame)
+    if (agg["lr_note"] == "single learning rate").any() or (agg["lr_note"] == "learning rate not recorded").any():
+        section.paragraphs.append(
+            "Some configurations were measured at a single learning rate (or without it recorded): recurrent "
+            "models succeed only in a narrow learning-rate window, so their comparison at one shared lr is not "
+            "a fair one. Sweep several (lrs) to have the lr chosen on validation."
+        )
+    section.tables.append(Table(_seed_rows(agg, metric), f"{metric} over seeds, per configuration"))
+    slug = _file_slug(task)
+    for cost in costs:
+        points = accuracy.mean_front(agg, cost, higher)
+        if points.empty:
+            continue
+        path, rel = _fig(out, f"seeds-{slug}-{_file_slug(cost, hashed=False)}")
+        plots.mean_front_figure(points, task, cost, colours, path, ylabel=f"mean {metric}")
+        child = Section(
+            f"mean {metric} against {COST_NAMES.get(cost, cost)}",
+            ["Error bars: 95% confidence intervals of the mean over seeds; hollow: a front point whose interval "
+             "overlaps that of the cheaper front point it displaces (not distinguishable)."],
+            figures=[FigureRef(rel, f"{task}: mean {metric} (95% CI) against {axis_label(cost)}")],
+        )  # fmt: skip
+        child.tables.append(_mean_front_table(points, metric, cost))
+        for y, label, better in (
+            ("success_rate", "success rate", True),
+            ("seconds_to_target", "seconds to target", False),
+        ):
+            other = accuracy.mean_front(agg, cost, better, y=y)
+            if other.empty:
+                continue
+            path, rel = _fig(out, f"{_file_slug(y, hashed=False)}-{slug}-{_file_slug(cost, hashed=False)}")
+            plots.mean_front_figure(other, task, cost, colours, path, y=y, ylabel=label)
+            child.figures.append(FigureRef(rel, f"{task}: {label} against {axis_label(cost)}"))
+        section.children.append(child)
+    bands = accuracy.curve_bands(accuracy.curve_table(task_frame))
+    if not bands.empty:
+        path, rel = _fig(out, f"curves-{slug}")
+        plots.learning_curve_figure(bands, task, series_colours, path)
+        section.children.append(
+            Section(
+                "Learning curves",
+                ["Validation score against training seconds (validation time left out): what attention buys per "
+                 "second of training. Line: mean over seeds; band: their range."],
+                figures=[FigureRef(rel, f"{task}: validation score against training time")],
+            )
+        )  # fmt: skip
+    return section
+
+
+def _seed_rows(agg: pd.DataFrame, metric: str) -> pd.DataFrame:
+    def num(v: object, digits: str = ".3g") -> str:
+        return "–" if v is None or pd.isna(v) else format(float(v), digits)
+
+    return pd.DataFrame(
+        {
+            "T": agg["seq_len"].map(lambda v: "–" if v is None or pd.isna(v) else f"{int(v)}"),
+            "configuration": agg["series"],
+            "lr": [f"{lr:g} ({note})" if lr is not None and not pd.isna(lr) and "chosen" not in note else note
+                   for lr, note in zip(agg["lr"] if "lr" in agg else [None] * len(agg), agg["lr_note"])],
+            f"{metric} mean [95% CI] (n)": [
+                accuracy.interval_text(m, lo, hi, n)
+                for m, lo, hi, n in zip(agg["score_mean"], agg["score_ci_low"], agg["score_ci_high"], agg["n"])
+            ],
+            "std": agg["score_std"].map(num),
+            "success rate": [f"{r:.0%} of {int(n)}" if not pd.isna(r) else "–"
+                             for r, n in zip(agg["success_rate"], agg["n_runs"])],
+            "steps to target": agg.get("steps_to_target", pd.Series(math.nan, index=agg.index)).map(num),
+            "seconds to target": agg.get("seconds_to_target", pd.Series(math.nan, index=agg.index)).map(num),
+        }
+    ).sort_values(["T", "configuration"])  # fmt: skip
+
+
+def _mean_front_table(points: pd.DataFrame, metric: str, cost: str) -> Table:
+    front = points[points["on_front"]].sort_values(["seq_len", cost])
+    rows = pd.DataFrame(
+        {
+            "T": front["seq_len"].map(lambda v: "–" if pd.isna(v) else f"{int(v)}"),
+            "configuration": front["series"],
+            f"mean {metric} [95% CI] (n)": [
+                accuracy.interval_text(m, lo, hi, n)
+                for m, lo, hi, n in zip(front["score_mean"], front["score_ci_low"], front["score_ci_high"], front["n"])
+            ],
+            axis_label(cost): front[cost].map(lambda v: format_value(v, unit_of(cost))),
+            "distinguishable": front["distinct"].map(lambda d: "yes" if d else "not distinguishable"),
+        }
+    )
+    return Table(rows, f"front of the means: {metric} against {axis_label(cost)}")
 
 
 def _scaling_section(task_frame: pd.DataFrame, task: str, costs: list[str], out: Path, colours: dict) -> Section:
@@ -243,6 +356,7 @@ def build_report(
             children = [
                 _status_section(task_frame, task, out),
                 _pareto_section(task_frame, task, costs, out, variant_colours),
+                _seeds_section(task_frame, task, costs, out, variant_colours, series_colours),
                 _scaling_section(task_frame, task, costs, out, series_colours),
                 _reach_section(reach, task, out, series_colours),
             ]

@@ -298,3 +298,76 @@ def three_way_figure(
         f"{safe_text(task)}: time, score and memory together (solid: on the three-way front)", x=0.01, ha="left"
     )
     return save(fig, path)
+
+
+def mean_front_figure(
+    points: pd.DataFrame,
+    task: str,
+    cost: str,
+    colours: dict[str, tuple],
+    path: Path,
+    *,
+    y: str = "score_mean",
+    ylabel: str = "mean score",
+) -> Path:
+    """Per length, ``y`` against ``cost`` with its confidence interval as an error bar (``yerr_low``/
+    ``yerr_high``, as :func:`attnbench.report.accuracy.seed_table` gives them) and ``n`` beside each
+    point; front points (``on_front``) solid and joined, those not distinguishable from the point they
+    displace (``distinct`` False) hollow. What is on the front is decided in ``report.accuracy``."""
+    lengths = sorted(points["seq_len"].dropna().unique()) or [math.nan]
+    fig, axes = _figure(len(lengths))
+    for ax, length in zip(axes, lengths):
+        here = points[points["seq_len"] == length] if not pd.isna(length) else points
+        for _, row in here.iterrows():
+            colour = colours.get(row["variant"], "0.4")
+            front = bool(row.get("on_front", False))
+            hollow = front and not bool(row.get("distinct", True))
+            yerr = [[row.get("yerr_low", 0.0)], [row.get("yerr_high", 0.0)]] if y == "score_mean" else None
+            ax.errorbar(
+                [row[cost]],
+                [row[y]],
+                yerr=yerr,
+                fmt="o",
+                color=colour,
+                mfc="white" if hollow else colour,
+                mec="k" if front else colour,
+                alpha=1.0 if front else 0.35,
+                ms=8 if front else 6,
+                capsize=3,
+            )
+            ax.annotate(f"n={int(row['n'])}", (row[cost], row[y]), xytext=(5, -10), textcoords="offset points",
+                        fontsize=7, color="0.3")  # fmt: skip
+        best = here[here.get("on_front", pd.Series(False, index=here.index)).astype(bool)].sort_values(cost)
+        ax.plot(best[cost], best[y], drawstyle="steps-post", color="0.25", lw=1.2, zorder=1)
+        format_axis(ax, "x", cost, values=here[cost])
+        ax.margins(0.08)
+        title = f"T = {int(length)}" if not pd.isna(length) else "all lengths"
+        ax.set(title=title, xlabel=axis_label(cost), ylabel=ylabel)
+    extra = [
+        Line2D([], [], color="0.25", drawstyle="steps-post", label="front of the means"),
+        Line2D([], [], marker="o", ls="", mfc="white", mec="k", color="k", label="not distinguishable"),
+    ]
+    _legend(fig, colours, "variant", extra, shown=points["variant"].unique())
+    fig.suptitle(f"{safe_text(task)}: {ylabel}, bars: 95% CI", x=0.01, ha="left")
+    return save(fig, path)
+
+
+def learning_curve_figure(bands: pd.DataFrame, task: str, colours: dict[str, tuple], path: Path) -> Path:
+    """Per length, validation score against training seconds: one line per configuration (and lr), the
+    mean over seeds, with the band of its range across seeds (:func:`report.accuracy.curve_bands`)."""
+    lengths = sorted(bands["seq_len"].dropna().unique()) or [math.nan]
+    fig, axes = _figure(len(lengths))
+    for ax, length in zip(axes, lengths):
+        here = bands[bands["seq_len"] == length] if not pd.isna(length) else bands
+        styles = dict(zip(sorted(here["lr"].unique(), key=str), ("-", "--", ":", "-.")))
+        for (series, lr), line in here.groupby(["series", "lr"], sort=True):
+            line = line.sort_values("step")
+            colour = colours.get(series, "0.4")
+            name = series if len(styles) == 1 else f"{series} lr={lr}"
+            ax.plot(line["seconds"], line["mean"], color=colour, ls=styles.get(lr, "-"), lw=1.5, label=safe_text(name))
+            ax.fill_between(line["seconds"], line["low"], line["high"], color=colour, alpha=0.2, lw=0)
+        ax.set(title=f"T = {int(length)}" if not pd.isna(length) else "", xlabel="training time (s)",
+               ylabel="validation score")  # fmt: skip
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{safe_text(task)}: learning curves, band: seeds' range", x=0.01, ha="left")
+    return save(fig, path)

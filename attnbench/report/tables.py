@@ -34,6 +34,8 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
     "hidden_size",
     "seed",
     "train_steps",
+    "lr",
+    "target",
     "wall_time_s",
     *(c for c, (unit, _) in METRIC_COLUMNS.items() if unit not in NON_NUMERIC_UNITS),
 )

@@ -2,9 +2,9 @@
 
 Per variant, the points are the Cartesian product of the axes that apply to it (a variant without a
 memory-size parameter ignores the memory axis, so it adds no duplicate points), of the lists given
-for its other parameters, of the tasks' parameters, and of the seeds. A combination the variant's
-``skip`` rejects (top-k above the memory size) stays in the list with the reason, and is stored as
-such without being run.
+for its other parameters, of the tasks' parameters, of the seeds and of the learning rates (``lrs``). A
+combination the variant's ``skip`` rejects (top-k above the memory size) stays in the list with the
+reason, and is stored as such without being run.
 """
 
 from __future__ import annotations
@@ -90,8 +90,9 @@ def expand(spec: SweepSpec) -> list[Job]:
                                       seed=seed, rejected=rejected, **spec.settings)  # fmt: skip
                     except ParameterError as exc:
                         raise UsageError(f"in the sweep's {variant_name} or {task_name} parameters: {exc}") from None
-                    job = Job(point, spec.options)
-                    jobs.setdefault(job.point_id, job)
+                    for lr in spec.lrs or (spec.options.lr,):
+                        job = Job(point, spec.options.replace(lr=lr))
+                        jobs.setdefault(job.point_id, job)
     for key, taken in axis_taken.items():
         if not taken:
             raise UsageError(axis_error[key])

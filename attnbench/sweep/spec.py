@@ -9,7 +9,8 @@ measured: every field of :class:`attnbench.config.Point` and :class:`attnbench.c
     tasks = ["copy"]
     batch = 8
     hidden_size = 64
-    seeds = [0]
+    seeds = [0]                # replicates: aggregate() and the report give means and intervals over them
+    lrs = [1e-3, 3e-3]         # learning rates swept, chosen per configuration on validation (default: lr)
     train_steps = 300          # 0: costs only, no accuracy
     [axes]
     seq_len = [20, 50, 100]    # the task's sequence-length parameter (copy: the delay T)
@@ -71,6 +72,7 @@ class SweepSpec:
     variant_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # variant -> {param: value|list}
     task_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     seeds: tuple[int, ...] = (0,)
+    lrs: tuple[float, ...] = ()  # learning rates swept (an axis, like seeds); empty: options.lr alone
     settings: Mapping[str, Any] = field(default_factory=dict)
     options: Options = field(default_factory=Options)
     timeout_s: float = EXECUTION["timeout_s"].default
@@ -97,8 +99,8 @@ class SweepSpec:
         return from_mapping({**self.flat(), **changes}, source="command line")
 
 
-_TUPLES = ("variants", "tasks", "seeds")
-GRID_FIELDS = ("variants", "tasks", "axes", "variant_params", "task_params", "seeds")
+_TUPLES = ("variants", "tasks", "seeds", "lrs")
+GRID_FIELDS = ("variants", "tasks", "axes", "variant_params", "task_params", "seeds", "lrs")
 KNOWN = (*GRID_FIELDS, *POINT_SETTINGS, *OPTION_FIELDS, *EXECUTION)
 
 
@@ -119,10 +121,12 @@ def from_mapping(data: Mapping[str, Any], source: str) -> SweepSpec:
         if name in values:
             raw = values[name]
             values[name] = tuple(raw) if isinstance(raw, (list, tuple)) else (raw,)
-            if not values[name]:
+            if not values[name] and name != "lrs":  # no lrs: the one lr of the options
                 raise UsageError(f"{source}: {name} is empty; give at least one value")
     for seed in values.get("seeds", ()):
         POINT_FIELDS["seed"].validate(seed, source)
+    if "lrs" in values:
+        values["lrs"] = tuple(OPTION_FIELDS["lr"].validate(lr, f"{source}: lrs") for lr in values["lrs"])
     axes = values.get("axes", {}) or {}
     if not isinstance(axes, Mapping):
         raise UsageError(f"{source}: axes must be a table of axis = [values]")

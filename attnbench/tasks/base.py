@@ -16,7 +16,7 @@ from torch import Tensor
 from attnbench.errors import UsageError
 from attnbench.params import Param, axis_params, resolve_params
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "valid", "test")
 
 
 class Task:
@@ -33,6 +33,9 @@ class Task:
     params: ClassVar[tuple[Param, ...]] = ()
     metric: ClassVar[str] = "accuracy"  # what score() returns
     higher_is_better: ClassVar[bool] = True
+    # What "solved" means: the score a run must reach (>= when higher is better, <= otherwise) for its
+    # steps_to_target / seconds_to_target and the success rate; None: the task declares none.
+    target: ClassVar[float | None] = None
 
     def __init__(self, **params: Any) -> None:
         self.config: dict[str, Any] = resolve_params(self.params, params, self.name or type(self).__name__)
@@ -93,7 +96,11 @@ class Task:
         device: torch.device | str | None = None,
         split: str = "train",
     ) -> tuple[Tensor, Tensor]:
-        """A batch ``(x, y)`` drawn with ``generator``; ``split`` is "train" or "test".
+        """A batch ``(x, y)`` drawn with ``generator``; ``split`` is "train", "valid" or "test".
+
+        The validation split gives the learning curve and chooses the learning rate; it must be
+        distinct from the training data and from the final test data (synthetic tasks: the caller
+        passes a generator of its own; data sets: a held-out part of the training data).
 
         Built-in tasks draw on the generator's device and then move the batch to ``device`` (default:
         the generator's), so one CPU generator gives the same batches on every device.
@@ -115,6 +122,6 @@ class Task:
 
 
 def check_split(task: Task, split: str) -> None:
-    """Reject a split other than "train" or "test" (a programming error, not a user's)."""
+    """Reject a split other than "train", "valid" or "test" (a programming error, not a user's)."""
     if split not in SPLITS:
-        raise ValueError(f"{task.name}: split={split!r} is not allowed; expected 'train' or 'test'")
+        raise ValueError(f"{task.name}: split={split!r} is not allowed; expected 'train', 'valid' or 'test'")

@@ -58,6 +58,20 @@ def test_training_fills_the_accuracy_columns(tiny_task: str) -> None:
     assert 0.0 <= row["score"] <= 1.0
     assert row["final_loss"] > 0 and row["train_time_s"] > 0
     assert row["transfer_scores"] is None and "transfer" in row["missing"]["transfer_scores"]
+    # the learning curve: [step, training seconds, validation score], its last point the val_score (3 steps
+    # leave room for one validation point within the 5% share)
+    assert [p[0] for p in row["val_curve"]] == [3] and row["val_curve"][-1][2] == row["val_score"]
+    assert row["val_time_s"] > 0 and row["lr"] == 1e-3 and row["target"] is None  # the test task declares none
+    assert "declares no target" in row["missing"]["steps_to_target"]
+
+
+def test_time_to_target_or_the_reason_it_is_missing(tiny_task: str) -> None:
+    reached = _decoded(measure(*_spec(tiny_task, variant="lstm", train_steps=2, eval_batches=1, target=0.0)))
+    assert reached["steps_to_target"] == 2 and reached["seconds_to_target"] == reached["val_curve"][0][1]
+    missed = _decoded(measure(*_spec(tiny_task, variant="lstm", train_steps=2, eval_batches=1, target=1.5)))
+    assert missed["steps_to_target"] is None and missed["seconds_to_target"] is None
+    assert missed["missing"]["steps_to_target"] == "not reached in 2 steps"
+    assert missed["target"] == 1.5
 
 
 def test_float64_and_no_reach(tiny_task: str) -> None:

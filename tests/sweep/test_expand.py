@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from attnbench.errors import UsageError
+from attnbench.params import ParameterError
 from attnbench.sweep import SweepSpec, expand
 
 
@@ -77,3 +78,13 @@ def test_every_option_can_be_set_and_enters_the_id():
     clipped = expand(_spec(variants=("lstm",), clip=0.5, eval_batches=3, reach=False))
     assert all(job.options.clip == 0.5 and not job.options.reach for job in clipped)
     assert {j.point_id for j in base}.isdisjoint(j.point_id for j in clipped)
+
+
+def test_learning_rates_are_an_axis_like_seeds():
+    jobs = expand(_spec(variants=("lstm",), seeds=(0, 1), lrs=(1e-3, 3e-3)))
+    assert {(j.point.seed, j.options.lr) for j in jobs} == {(0, 1e-3), (0, 3e-3), (1, 1e-3), (1, 3e-3)}
+    assert len({j.point_id for j in jobs}) == len(jobs) == 2 * 4  # two lengths, two seeds, two lrs
+    one = expand(_spec(variants=("lstm",), lr=3e-3))  # no lrs: the options' lr alone
+    assert {j.options.lr for j in one} == {3e-3}
+    with pytest.raises(ParameterError, match="lrs: lr=0"):
+        expand(_spec(lrs=(0,)))

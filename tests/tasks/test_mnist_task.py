@@ -20,7 +20,8 @@ def test_reads_idx_files(tmp_path, gz):
     arrays = write_mnist(tmp_path, gz=gz)
     task = build_task("mnist", path=str(tmp_path))
     assert task.seq_len == 784 and task.input_size == 1 and task.output_size == 10
-    assert task.split_size("train") == 20 and task.split_size("test") == 8
+    # the 20 training images: a tenth held out for validation, never trained on
+    assert task.split_size("train") == 18 and task.split_size("valid") == 2 and task.split_size("test") == 8
     x, y = task.sample(50, torch.Generator().manual_seed(0), split="test")
     assert x.shape == (50, 784, 1)
     images = torch.from_numpy(arrays["t10k-images-idx3-ubyte"].reshape(8, -1)).float() / 255

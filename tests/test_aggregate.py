@@ -1,0 +1,135 @@
+"""aggregate() and select_lr(): seeds as replicates, intervals, success rate, costs, lr chosen on validation."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from attnbench.aggregate import aggregate, mean_ci, select_lr
+from attnbench.results import aggregate as reexported
+
+
+def _row(seed: int, score: float | None, *, lr: float = 1e-3, label: str = "lstm", val: float | None = None,
+         status: str = "ok", step_time: float = 1.0, steps_to_target: float | None = None) -> dict:  # fmt: skip
+    return {
+        "point_id": f"{label}-{lr}-{seed}",
+        "label": label,
+        "variant": label,
+        "variant_params": "{}",
+        "task": "copy",
+        "task_params": '{"seq_len": 10}',
+        "seq_len": 30,
+        "batch": 8,
+        "hidden_size": 16,
+        "device": "cpu",
+        "dtype": "float32",
+        "train_steps": 100,
+        "lr": lr,
+        "target": 0.99,
+        "seed": seed,
+        "status": status,
+        "score": score,
+        "val_score": val,
+        "val_curve": json.dumps([[100, 1.0, val]]) if val is not None else None,
+        "steps_to_target": steps_to_target,
+        "higher_is_better": True,
+        "score_metric": "accuracy",
+        "step_time_s": step_time,
+        "saved_bytes": 1000,
+    }
+
+
+def _exact_bootstrap_interval(data: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of the exact bootstrap distribution of the mean: every one of the n**n
+    equally likely resamples, enumerated."""
+    means = sorted(sum(c) / len(c) for c in itertools.product(data, repeat=len(data)))
+    alpha = (1 - confidence) / 2
+    return (
+        float(np.quantile(means, alpha, method="inverted_cdf")),
+        float(np.quantile(means, 1 - alpha, method="inverted_cdf")),
+    )
+
+
+def test_hand_computed_mean_std_interval_success_and_costs():
+    scores = [1.0, 0.36, 0.48, 0.9]  # seeds of one configuration, as far apart as the tasks issue's
+    frame = pd.DataFrame(
+        [
+            _row(s, x, step_time=t, steps_to_target=st, val=x)
+            for s, x, t, st in zip(range(4), scores, (1.0, 2.0, 4.0, 8.0), (50, None, None, 80))
+        ]
+    )
+    out = aggregate(frame)
+    assert reexported is aggregate and len(out) == 1
+    row = out.iloc[0]
+    assert row["n"] == 4 and row["n_runs"] == 4 and json.loads(row["seeds"]) == [0, 1, 2, 3]
+    assert row["score_mean"] == pytest.approx(0.685)  # 2.74 / 4
+    # sample standard deviation: sqrt((0.315^2 + 0.325^2 + 0.205^2 + 0.215^2) / 3) = sqrt(0.2931 / 3) = 0.312570
+    assert row["score_std"] == pytest.approx(0.312570, abs=1e-5)
+    low, high = _exact_bootstrap_interval(scores)
+    # 9999 resamples approximate the quantiles of the exact distribution (256 resamples) closely
+    assert row["score_ci_low"] == pytest.approx(low, abs=0.02)
+    assert row["score_ci_high"] == pytest.approx(high, abs=0.02)
+    assert row["score_ci_low"] < row["score_mean"] < row["score_ci_high"]
+    assert row["success_rate"] == 0.5  # seeds 0 and 3 reached the target on their curves
+    assert row["steps_to_target"] == 65  # median of 50 and 80
+    assert row["step_time_s"] == 3.0 and row["step_time_s_min"] == 1.0 and row["step_time_s_max"] == 8.0
+    assert row["lr_note"] == "single learning rate"
+
+
+def test_failed_runs_count_against_success_but_not_in_the_mean():
+    frame = pd.DataFrame([_row(0, 1.0, val=1.0, steps_to_target=10), _row(1, None, status="oom")])
+    row = aggregate(frame).iloc[0]
+    assert row["n"] == 1 and row["n_runs"] == 2
+    assert row["score_mean"] == 1.0 and math.isnan(row["score_ci_low"])  # one seed: no interval
+    assert row["success_rate"] == 0.5
+
+
+def test_identical_scores_have_a_zero_width_interval():
+    assert mean_ci([1.0, 1.0, 1.0]) == (1.0, 1.0)
+    assert all(math.isnan(v) for v in mean_ci([0.5]))
+
+
+def test_seeds_group_apart_from_other_configurations():
+    frame = pd.DataFrame([_row(s, 0.5, label=lab) for s in range(2) for lab in ("lstm", "dense")])
+    out = aggregate(frame)
+    assert sorted(out["label"]) == ["dense", "lstm"] and set(out["n"]) == {2}
+
+
+def test_lr_chosen_on_validation_not_on_test():
+    # lr 1e-2 has the best test mean (0.9) but the worse validation mean; 1e-3 wins on validation
+    frame = pd.DataFrame(
+        [_row(s, 0.9, lr=1e-2, val=0.5) for s in range(3)] + [_row(s, 0.7, lr=1e-3, val=0.8) for s in range(3)]
+    )
+    out = aggregate(frame)
+    assert len(out) == 1
+    row = out.iloc[0]
+    assert row["lr"] == 1e-3 and row["score_mean"] == pytest.approx(0.7)
+    assert json.loads(row["lr_choices"]) == [1e-3, 1e-2] and "chosen on validation" in row["lr_note"]
+    every = aggregate(frame, choose_lr=False)
+    assert sorted(every["lr"]) == [1e-3, 1e-2]
+
+
+def test_lower_is_better_validation_picks_the_smallest():
+    frame = pd.DataFrame([_row(0, 0.1, lr=1e-2, val=0.3), _row(0, 0.2, lr=1e-3, val=0.05)])
+    frame["higher_is_better"] = False
+    assert aggregate(frame).iloc[0]["lr"] == 1e-3
+
+
+def test_without_validation_scores_no_lr_is_chosen():
+    frame = pd.DataFrame([_row(0, 0.9, lr=1e-2), _row(0, 0.7, lr=1e-3)])
+    out = select_lr(aggregate(frame, choose_lr=False))
+    assert len(out) == 2 and set(out["lr_note"]) == {"no validation score: lr not chosen"}
+
+
+def test_old_rows_without_lr_or_curves_aggregate():
+    from attnbench.results import load
+
+    out = aggregate(load(Path(__file__).parent / "report" / "fixtures" / "sweep_small"))
+    assert not out.empty and (out["lr_note"] == "learning rate not recorded").all()
+    assert (out["n"] <= out["n_runs"]).all()
