@@ -196,6 +196,25 @@ def check_writable(out: Path) -> None:
         raise UsageError(f"--out {str(out)!r} cannot hold results: {why}; choose a writable directory") from None
 
 
+def check_tasks(jobs: list[Any]) -> None:
+    """Build each distinct task of ``jobs`` once: a task that cannot be built here (mnist without its
+    ``path``, or a path without the files) is one line now, not an error row for every point."""
+    from attnbench.errors import USER_ERRORS
+
+    built = set()
+    for job in jobs:
+        key = (job.point.task, job.point.task_params)
+        if key in built:
+            continue
+        built.add(key)
+        try:
+            job.point.build_task()
+        except USER_ERRORS:
+            raise
+        except Exception:  # anything else is the point's own failure, stored with it as an error row
+            pass
+
+
 def _stored_count(out: Path) -> int:
     return sum(1 for p in (out / "points").glob("*.json") if not p.name.startswith(".tmp-"))
 
@@ -234,8 +253,9 @@ def run(args: argparse.Namespace) -> int:
             f"this sweep has {len(the_plan.todo):,} points to run (more than {CONFIRM_POINTS:,}); look at it with "
             "--dry-run, then pass --yes to run it"
         )
-    if args.executor != "slurm":  # points run here: a device this machine lacks would fail every one of them
+    if args.executor != "slurm":  # points run here: what this machine lacks would fail every one of them
         resolve_device(spec.device)
+        check_tasks(the_plan.todo)
     slurm = {
         k: v
         for k, v in {

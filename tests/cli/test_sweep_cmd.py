@@ -119,6 +119,18 @@ def test_a_device_this_machine_lacks_is_refused_before_any_point_runs(tmp_path, 
     assert main(["sweep", *ONE, "--device", "cuda", "--out", str(out), "--dry-run"]) == 0  # planning elsewhere is fine
 
 
+def test_a_task_that_cannot_be_built_here_is_refused_before_any_point_runs(tmp_path, kept, capsys):
+    before = _snapshot(kept)
+    code = main(["sweep", *ONE, "--tasks", "mnist", "--out", str(kept), "--resume"])  # mnist without its path
+    _one_line_error(capsys, code, "mnist: path is required")
+    assert _snapshot(kept) == before
+    code = main(
+        ["sweep", *ONE, "--tasks", "mnist", "--task-param", f"mnist.path={tmp_path}", "--out", str(kept), "--resume"]
+    )
+    _one_line_error(capsys, code, f"{tmp_path}: no train-images-idx3-ubyte")  # a folder without the IDX files
+    assert _snapshot(kept) == before
+
+
 def test_out_under_an_existing_file_is_one_line(tmp_path, capsys):
     (tmp_path / "afile").write_text("mine")
     code = main(["sweep", *ONE, "--out", str(tmp_path / "afile" / "sub")])
