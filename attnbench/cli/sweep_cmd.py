@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from attnbench.cli._fields import add_fields, given
-from attnbench.config import OPTION_FIELDS
+from attnbench.config import OPTION_FIELDS, Job
 from attnbench.errors import UsageError
 
 # Flags for every point setting, option and execution setting a spec file can hold (same names).
@@ -196,12 +196,12 @@ def check_writable(out: Path) -> None:
         raise UsageError(f"--out {str(out)!r} cannot hold results: {why}; choose a writable directory") from None
 
 
-def check_tasks(jobs: list[Any]) -> None:
+def check_tasks(jobs: list[Job]) -> None:
     """Build each distinct task of ``jobs`` once: a task that cannot be built here (mnist without its
     ``path``, or a path without the files) is one line now, not an error row for every point."""
     from attnbench.errors import USER_ERRORS
 
-    built = set()
+    built: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
     for job in jobs:
         key = (job.point.task, job.point.task_params)
         if key in built:
