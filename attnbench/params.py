@@ -58,7 +58,9 @@ class Param:
             text = "true or false"
         else:
             kind = {int: "an integer", float: "a number", str: "a string"}.get(self.type, self.type.__name__)
-            if self.above is not None:
+            if self.above is not None and self.high is not None:
+                text = f"{kind} in ({_fmt(self.above)}, {_fmt(self.high)}]"
+            elif self.above is not None:
                 text = f"{kind} > {_fmt(self.above)}"
             elif self.low is not None and self.high is not None:
                 text = f"{kind} in [{_fmt(self.low)}, {_fmt(self.high)}]"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from attnbench.cli._fields import add_fields, given
-from attnbench.config import OPTION_FIELDS
+from attnbench.config import OPTION_FIELDS, Job
 from attnbench.errors import UsageError
 
 # Flags for every point setting, option and execution setting a spec file can hold (same names).
@@ -145,17 +148,96 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str]:
     return spec.replace(**changes), name
 
 
+EXECUTORS = ("process", "local", "slurm")
+# the flags only the Slurm executor reads (dest -> flag)
+SLURM_FLAGS = {
+    "partition": "--partition",
+    "gpus": "--gpus",
+    "cpus": "--cpus",
+    "mem_gb": "--mem-gb",
+    "parallel": "--parallel",
+    "no_wait": "--no-wait",
+}
+# what a full disk, a read-only or foreign folder, or a file in the way says when a row is stored
+STORAGE_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EFBIG,
+    errno.ENOTDIR,
+    errno.EEXIST,
+}
+
+
+def check_executor(args: argparse.Namespace) -> None:
+    """The executor is one attnbench has, and no Slurm flag is given to another (it would be ignored)."""
+    if args.executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {args.executor!r}; expected {', '.join(EXECUTORS)}")
+    if args.executor != "slurm":
+        slurm_only = [flag for dest, flag in SLURM_FLAGS.items() if getattr(args, dest, None) not in (None, False)]
+        if slurm_only:
+            raise UsageError(
+                f"{', '.join(slurm_only)} only apply with --executor slurm (this sweep's executor is "
+                f"{args.executor!r}); add --executor slurm or leave {'them' if len(slurm_only) > 1 else 'it'} out"
+            )
+
+
+def check_writable(out: Path) -> None:
+    """Create ``out`` and store (and remove) a file in it, so a folder that cannot hold results is one line
+    before any point is measured, not a traceback after the first one."""
+    points = out / "points"
+    try:
+        points.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=points, prefix=".tmp-probe-")  # load() skips .tmp-* files
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{str(blocker)!r} is a file" if blocker is not None else (exc.strerror or str(exc))
+        raise UsageError(f"--out {str(out)!r} cannot hold results: {why}; choose a writable directory") from None
+
+
+def check_tasks(jobs: list[Job]) -> None:
+    """Build each distinct task of ``jobs`` once: a task that cannot be built here (mnist without its
+    ``path``, or a path without the files) is one line now, not an error row for every point."""
+    from attnbench.errors import USER_ERRORS
+
+    built: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
+    for job in jobs:
+        key = (job.point.task, job.point.task_params)
+        if key in built:
+            continue
+        built.add(key)
+        try:
+            job.point.build_task()
+        except USER_ERRORS:
+            raise
+        except Exception:  # anything else is the point's own failure, stored with it as an error row
+            pass
+
+
+def _stored_count(out: Path) -> int:
+    return sum(1 for p in (out / "points").glob("*.json") if not p.name.startswith(".tmp-"))
+
+
 def run(args: argparse.Namespace) -> int:
     """Expand, plan, run, summarise."""
+    from attnbench.config import resolve_device
     from attnbench.sweep import dry_run_table, make_executor, plan, summary_text
     from attnbench.sweep import run as run_points
+    from attnbench.sweep.expand import overridden_axes
     from attnbench.sweep.supervise import sigterm_as_interrupt
 
     spec, name = build_spec(args)
+    check_executor(args)
     out = Path(args.out or f"results/{name}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} exists and is not a directory")
     the_plan = plan(spec, out, resume=args.resume, retry_failed=args.retry_failed)
+    for note in overridden_axes(spec):
+        print(f"attnbench: warning: {note}", file=sys.stderr)
     if args.dry_run:
         table = dry_run_table(the_plan.todo)
         shown = table if len(table) <= DRY_RUN_ROWS else table.iloc[:DRY_RUN_ROWS]
@@ -174,6 +256,9 @@ def run(args: argparse.Namespace) -> int:
             f"this sweep has {len(the_plan.todo):,} points to run (more than {CONFIRM_POINTS:,}); look at it with "
             "--dry-run, then pass --yes to run it"
         )
+    if args.executor != "slurm":  # points run here: what this machine lacks would fail every one of them
+        resolve_device(spec.device)
+        check_tasks(the_plan.todo)
     slurm = {
         k: v
         for k, v in {
@@ -186,6 +271,7 @@ def run(args: argparse.Namespace) -> int:
         if v is not None
     }
     executor = make_executor(args.executor, spec, out, slurm, wait=not args.no_wait)
+    check_writable(out)
     try:
         with sigterm_as_interrupt():  # `timeout` and schedulers stop a sweep with SIGTERM: same as Ctrl-C
             frame = run_points(spec, out, executor, the_plan, progress=not args.no_progress)
@@ -193,6 +279,13 @@ def run(args: argparse.Namespace) -> int:
         why = f" ({exc})" if str(exc) else ""
         print(f"attnbench: interrupted{why}; stored points are kept in {out} (continue with --resume)", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        raise UsageError(
+            f"cannot store results in {str(out)!r}: {exc.strerror or exc}; the {_stored_count(out)} point(s) "
+            "stored are kept (make room or fix the folder, then continue with --resume)"
+        ) from None
     elsewhere = frame.attrs.get("elsewhere") or []
     if elsewhere:
         print(

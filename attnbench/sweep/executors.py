@@ -20,7 +20,7 @@ from typing import Any
 from attnbench.config import Job as Point  # a point and its options
 from attnbench.results import ResultsDir
 from attnbench.sweep.supervise import Reaper, start_forkserver
-from attnbench.sweep.worker import failure_row, run_point
+from attnbench.sweep.worker import STORE_FAILED, failure_row, run_point
 
 Done = Callable[[Point, dict[str, Any] | None], None]
 
@@ -43,6 +43,8 @@ def _exit_message(code: int | None) -> tuple[str, str]:
         if -code == signal.SIGKILL:
             return "error", f"worker killed by {sig} (the kernel's out-of-memory killer, or an external kill)"
         return "error", f"worker killed by {sig}"
+    if code == STORE_FAILED:
+        return "error", "the worker measured the point but could not store it (disk full, or the folder not writable)"
     return "error", f"worker exited with code {code} without storing a result"
 
 

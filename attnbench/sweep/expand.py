@@ -47,6 +47,28 @@ def axis_grid(cls: Any, axes: Mapping[str, Any], fixed: Mapping[str, Any] | None
     return grid
 
 
+def overridden_axes(spec: SweepSpec) -> list[str]:
+    """One line per sweep axis that a fixed variant or task parameter overrides (the fixed value wins).
+
+    ``seq_len = [50, 100]`` with ``task_params.copy.seq_len = 20`` measures copy at 20 only: not an
+    error (a command-line ``--task-param`` may override a spec file's axis on purpose), but worth a word.
+    """
+    notes = []
+    for kind, names, fixed, lookup in (
+        ("task", spec.tasks, spec.task_params, get_task),
+        ("variant", spec.variants, spec.variant_params, get_variant),
+    ):
+        for name in names:
+            for axis, param in axis_params(lookup(name).params).items():
+                if axis in spec.axes and param in fixed.get(name, {}):
+                    values = ", ".join(str(v) for v in spec.axes[axis])
+                    notes.append(
+                        f"{kind} parameter {name}.{param}={fixed[name][param]!r} overrides the {axis} axis "
+                        f"({values}) for {name}; give one of them"
+                    )
+    return notes
+
+
 def expand(spec: SweepSpec) -> list[Job]:
     """Every job of ``spec``, in a stable order, duplicates removed; unknown names are one-line errors.
 

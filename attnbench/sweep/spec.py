@@ -26,6 +26,7 @@ TOML has no null: write "none" for a parameter that accepts none.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,12 +45,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+MAX_TIMEOUT_S = 7 * 24 * 3600
+
 # Settings of the sweep itself; the settings of its points and their options are declared once, in
 # attnbench.config (Point and Options), and every one of them can be set here.
 EXECUTION: dict[str, Param] = {
     p.name: p
     for p in (
-        Param("timeout_s", 900.0, float, above=0, help="time limit per point, seconds"),
+        # at most a week: past that a point is not measuring, and waits that long overflow the OS's clocks
+        Param("timeout_s", 900.0, float, above=0, high=MAX_TIMEOUT_S, help="time limit per point, seconds"),
         Param("max_memory", None, str, none_means="no limit", help="host memory limit per point, e.g. 8GiB"),
     )
 }
@@ -123,6 +127,10 @@ def from_mapping(data: Mapping[str, Any], source: str) -> SweepSpec:
             values[name] = tuple(raw) if isinstance(raw, (list, tuple)) else (raw,)
             if not values[name] and name != "lrs":  # no lrs: the one lr of the options
                 raise UsageError(f"{source}: {name} is empty; give at least one value")
+    for name, kind in (("variants", "variant"), ("tasks", "task")):
+        for item in values.get(name, ()):
+            if not isinstance(item, str):
+                raise UsageError(f"{source}: {name} entry {item!r} is not allowed; expected {kind} names (strings)")
     for seed in values.get("seeds", ()):
         POINT_FIELDS["seed"].validate(seed, source)
     if "lrs" in values:
@@ -151,9 +159,9 @@ def from_mapping(data: Mapping[str, Any], source: str) -> SweepSpec:
     given = dict(data)
     if isinstance(given.get("dtype"), str):  # aliases (bf16) as a Point takes them
         given["dtype"] = DTYPE_ALIASES.get(given["dtype"].lower(), given["dtype"].lower())
+    if "device" in given:  # "expected cpu, cuda or cuda:N" says more than "expected a string"
+        check_device(given["device"], source)
     settings = {k: POINT_SETTINGS[k].validate(given[k], source) for k in POINT_SETTINGS if k in given}
-    if "device" in settings:
-        check_device(settings["device"], source)
     if settings.get("dtype", DTYPE_NAMES[0]) not in DTYPE_NAMES:
         raise UsageError(f"{source}: dtype={data['dtype']!r} is not allowed; expected one of {', '.join(DTYPE_NAMES)}")
     try:
@@ -176,18 +184,23 @@ def parse_bytes(text: str, source: str = "max_memory") -> int:
         value = float(number) * units[unit]
     except (ValueError, KeyError):
         raise UsageError(f"{source}: {text!r} is not a memory size; expected e.g. 8GiB, 512MB or 1e9") from None
-    if value <= 0:
-        raise UsageError(f"{source}: {text!r} is not a memory size; expected a positive size")
+    if not math.isfinite(value) or value < 1:
+        raise UsageError(f"{source}: {text!r} is not a memory size; expected a finite size of at least 1 byte")
     return int(value)
 
 
 def load_file(path: str | Path) -> SweepSpec:
-    """Read a spec from a .toml, .yaml or .yml file; one-line errors name the file."""
+    """Read a spec from a .toml, .yaml or .yml file (UTF-8); one-line errors name the file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read sweep spec {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"sweep spec {str(path)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save it as UTF-8"
+        ) from None
     try:
         if path.suffix == ".toml":
             data = tomllib.loads(text)

@@ -20,6 +20,9 @@ from attnbench.config import Job, config_columns
 from attnbench.results import ResultsDir
 from attnbench.sweep.supervise import guard_worker
 
+# exit code of a worker that measured its point but could not store the row (disk full, folder read-only)
+STORE_FAILED = 75  # EX_TEMPFAIL of sysexits.h
+
 OWN_LIMIT_GRACE_S = 5.0  # a worker stops itself this long after its time limit, if nobody stopped it
 
 OOM_MARKERS = (
@@ -149,7 +152,10 @@ def run_point(point_json: str, results_dir: str, max_memory: int | None = None, 
 
         torch.set_num_threads(job.options.threads)
     row = measure_point(job)
-    ResultsDir(results_dir).write(row)
+    try:
+        ResultsDir(results_dir).write(row)
+    except OSError:  # a full disk or a read-only folder: the parent says so, in one line, not a traceback here
+        raise SystemExit(STORE_FAILED) from None
     return str(row["status"])
 
 
