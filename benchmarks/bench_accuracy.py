@@ -25,7 +25,7 @@ from asv_runner.benchmarks.mark import skip_for_params
 
 from benchmarks import pin_threads
 from benchmarks.cache import cache_folder, cached
-from benchmarks.grid import GRID, PARAM_NAMES, configuration
+from benchmarks.grid import GRID, PARAM_NAMES, point
 
 TASK = "digits"
 SEQ_LEN = "64"  # digits' fixed length
@@ -36,9 +36,9 @@ def _points() -> tuple[list[list[str]], list[tuple[str, ...]]]:
     """asv's parameter lists and the combinations to skip: all but the first valid point of each variant."""
     params = [GRID["variant"], [SEQ_LEN], GRID["memory"], GRID["top_k"], [TASK], GRID["threads"]]
     chosen: dict[str, tuple[str, ...]] = {}
-    for point in itertools.product(*params):
-        if point[0] not in chosen and not isinstance(configuration(*point), str):
-            chosen[point[0]] = point
+    for key in itertools.product(*params):
+        if key[0] not in chosen and not isinstance(point(*key), str):
+            chosen[key[0]] = key
     skipped = [p for p in itertools.product(*params) if p not in chosen.values()]
     return params, skipped
 
@@ -57,12 +57,12 @@ class Accuracy:
         """The folder the per-variant training runs are cached in (nothing is trained here)."""
         return cache_folder()
 
-    def setup(self, folder: str, *point: str) -> None:
-        config = configuration(*point)
-        if point in SKIPPED or isinstance(config, str):
-            raise NotImplementedError("not an accuracy point" if not isinstance(config, str) else config)
+    def setup(self, folder: str, *key: str) -> None:
+        p = point(*key)
+        if key in SKIPPED or isinstance(p, str):
+            raise NotImplementedError("not an accuracy point" if not isinstance(p, str) else p)
         pin_threads()
-        self.row = cached(folder, point, lambda: _train(point[0], *config))
+        self.row = cached(folder, key, lambda: _train(p))
 
     @skip_for_params(SKIPPED)
     def track_inverse_score(self, folder: str, *point: str) -> float:
@@ -76,20 +76,20 @@ class Accuracy:
     track_final_loss.unit = "loss"
 
 
-def _train(variant: str, params: dict, task_params: dict) -> dict:
-    """Train ``variant`` once per seed of the grid's accuracy budget; the mean score and loss, and each run's."""
+def _train(p) -> dict:
+    """Train grid point ``p`` once per seed of the accuracy budget; the mean score and loss, and each run's."""
     import torch
 
-    from attnbench.config import Options, Point
+    from attnbench.config import Options
     from attnbench.training import train_point
 
     budget = GRID["accuracy"]
     device = GRID["device"] if GRID["device"] != "cuda" or torch.cuda.is_available() else "cpu"
     options = Options(train_steps=budget["steps"], train_batch=budget["batch"], lr=budget["lr"])
+    p = p.replace(hidden_size=budget["hidden_size"], device=device)
     runs = []
     for seed in budget["seeds"]:
-        point = Point(variant, TASK, params, task_params, hidden_size=budget["hidden_size"], device=device, seed=seed)
-        result = train_point(point, options)
+        result = train_point(p.replace(seed=seed), options)
         runs.append({"seed": seed, "score": result.score, "final_loss": result.final_loss, "chance": result.chance})
     return {
         "score": statistics.fmean(r["score"] for r in runs),

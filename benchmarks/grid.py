@@ -110,19 +110,6 @@ def point(variant: str, seq_len: str, memory: str, top_k: str, task: str = "copy
     return p.skip_reason or p
 
 
-def configuration(variant: str, seq_len: str, memory: str, top_k: str, task: str = "copy", threads: str = ""):
-    """(variant parameters, task parameters) of a grid point, or why the point does not exist."""
-    p = point(variant, seq_len, memory, top_k, task)
-    return p if isinstance(p, str) else (p.params, dict(p.task_params))
-
-
-def valid_points() -> list[tuple[str, ...]]:
-    """Every grid point that exists."""
-    import itertools
-
-    return [p for p in itertools.product(*PARAMS) if not isinstance(point(*p), str)]
-
-
 def invalid_points() -> list[tuple[str, ...]]:
     """Grid points asv must skip (an axis that does not apply, a combination that makes no sense)."""
     import itertools
