@@ -13,12 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Axis = Literal["seq_len", "memory", "top_k"]
-AXES: tuple[Axis, ...] = ("seq_len", "memory", "top_k")
+Axis = Literal["seq_len", "memory", "top_k", "pairs"]
+AXES: tuple[Axis, ...] = ("seq_len", "memory", "top_k", "pairs")
 AXIS_HELP = {
     "seq_len": "sequence length",
     "memory": "memory size",
     "top_k": "top-k",
+    "pairs": "key-value pairs to remember (associative recall)",
 }
 
 

@@ -15,7 +15,7 @@ from attnbench.config import OPTION_FIELDS, Job
 from attnbench.errors import UsageError
 
 # Flags for every point setting, option and execution setting a spec file can hold (same names).
-SETTINGS = ("batch", "hidden_size", "device", "dtype", *OPTION_FIELDS, "timeout_s", "max_memory")
+SETTINGS = ("batch", "hidden_size", "device", "dtype", *OPTION_FIELDS, "timeout_s", "max_memory", "workers")
 ALIASES = {"hidden_size": "--hidden", "timeout_s": "--timeout"}
 CONFIRM_POINTS = 5000  # a sweep with more points to run than this asks for --yes
 DRY_RUN_ROWS = 200  # rows of the dry run's table printed
@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seq-len", help="comma-separated sequence lengths (the task's length parameter)")
     g.add_argument("--memory", help="comma-separated memory sizes ('none' where allowed)")
     g.add_argument("--top-k", help="comma-separated top-k values")
+    g.add_argument("--pairs", help="comma-separated numbers of key-value pairs (associative recall: mqar)")
     g.add_argument(
         "-p",
         "--param",
@@ -133,9 +134,10 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str]:
     if args.lrs:
         changes["lrs"] = _list(args.lrs, float)
     axes = dict(spec.axes)
-    for axis, text in (("seq_len", args.seq_len), ("memory", args.memory), ("top_k", args.top_k)):
+    flags = {"seq_len": args.seq_len, "memory": args.memory, "top_k": args.top_k, "pairs": args.pairs}
+    for axis, text in flags.items():
         if text:
-            axes[axis] = _list(text, int if axis == "seq_len" else str)
+            axes[axis] = _list(text, int if axis in ("seq_len", "pairs") else str)
     changes["axes"] = axes
     for flag, table in (("--param", "variant_params"), ("--task-param", "task_params")):
         extra = _params(getattr(args, flag[2:].replace("-", "_")), flag)
@@ -232,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec, name = build_spec(args)
     check_executor(args)
+    if spec.workers > 1 and args.executor != "process":
+        raise UsageError(f"workers={spec.workers} only applies to the process executor (this one is {args.executor!r})")
     out = Path(args.out or f"results/{name}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} exists and is not a directory")

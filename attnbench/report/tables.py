@@ -105,6 +105,36 @@ def _series_name(row: pd.Series) -> str:
     return f"{row.get('variant')}[{','.join(extra)}]" if extra else str(row.get("variant"))
 
 
+def _task_params(text: Any) -> dict[str, Any]:
+    try:
+        params = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        return {}
+    return params if isinstance(params, dict) else {}
+
+
+def _with_task_params(frame: pd.DataFrame) -> list[str]:
+    """Series names, with the task parameters that vary within a task other than its length appended
+    (mqar over two numbers of pairs: ``dense (pairs=4)`` and ``dense (pairs=8)`` are two series)."""
+    names = list(frame["series"])
+    if not len(frame):
+        return names
+    params = [_task_params(t) for t in frame["task_params"]]
+    for task in frame["task"].unique():
+        rows = [i for i, t in enumerate(frame["task"]) if t == task]
+        keys = sorted({k for i in rows for k in params[i]})
+        varying = [
+            k
+            for k in keys
+            if k != "seq_len" and len({json.dumps(params[i].get(k), sort_keys=True) for i in rows}) > 1
+        ]
+        for i in rows:
+            if varying:
+                shown = ",".join(f"{k}={'none' if params[i].get(k) is None else params[i].get(k)}" for k in varying)
+                names[i] = f"{names[i]} ({shown})"
+    return names
+
+
 def _axis_value(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -126,6 +156,7 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     frame["task"] = [str(v) if v is not None and pd.notna(v) else "(task not recorded)" for v in frame["task"]]
     frame["status"] = [str(s) if isinstance(s, str) and s else "unknown" for s in frame["status"]]
     frame["series"] = [_series_name(row) for _, row in frame.iterrows()] if len(frame) else []
+    frame["series"] = _with_task_params(frame)
     frame["higher_is_better"] = [_higher_is_better(row) for _, row in frame.iterrows()] if len(frame) else []
     frame["score_metric"] = [
         str(m) if isinstance(m, str) and m else "score"

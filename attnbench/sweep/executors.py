@@ -1,10 +1,10 @@
 """Where points run: a fresh local process each (default), or jobs through submitit (local or Slurm).
 
 ``process`` (default): each point in its own process, one at a time (measurements must not share the
-machine), forked from a server process that has already imported torch and attnbench, so a point
-pays milliseconds, not seconds, of start-up. ``submitit-local``: each point as a submitit local job,
-one at a time (what the tests use). ``slurm``: all points as one Slurm job array through submitit;
-each job writes its row into the (shared) results directory (:mod:`attnbench.sweep.slurm`).
+machine; ``--workers N`` runs N side by side), forked from a server process that has already imported
+torch and attnbench, so a point pays milliseconds, not seconds, of start-up. ``submitit-local``: each
+point as a submitit local job, one at a time (what the tests use). ``slurm``: all points as one Slurm
+job array through submitit; each job writes its row into the (shared) results directory (:mod:`attnbench.sweep.slurm`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,27 @@ def _exit_message(code: int | None) -> tuple[str, str]:
 
 
 @dataclass
+class _InFlight:
+    point: Point
+    proc: Any
+    started: float  # wall clock, to recognise the row this run stored
+    t0: float  # perf_counter at start
+    deadline: float  # perf_counter past which the point is a timeout
+
+
+@dataclass
 class ProcessExecutor:
-    """Each point in a fresh process forked from a pre-warmed server, one at a time, with a time limit."""
+    """Each point in a fresh process forked from a pre-warmed server, with a time limit.
+
+    One point at a time by default: measurements must not share the machine. ``workers`` > 1 runs that
+    many points side by side (accuracy runs of several seeds on a machine with cores to spare); their
+    timings then share the machine's memory bandwidth and caches, and each should use ``threads`` <=
+    cores / workers.
+    """
 
     timeout_s: float
     max_memory: int | None = None
+    workers: int = 1
     _ctx: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -65,39 +82,61 @@ class ProcessExecutor:
             self._ctx.set_forkserver_preload(list(PRELOAD))
 
     def run(self, points: Iterable[Point], results: ResultsDir, done: Done) -> None:
-        """Run ``points`` in order; call ``done(point, row)`` after each one is stored.
+        """Run ``points`` in order, up to ``workers`` at once; call ``done(point, row)`` after each is stored.
 
-        A :class:`~attnbench.sweep.supervise.Reaper` kills the worker in flight and removes the
+        A :class:`~attnbench.sweep.supervise.Reaper` kills the workers in flight and removes the
         forkserver's temporary folder if this process dies without cleaning up (``kill -9``).
         """
         reaper = Reaper.of_this_process()
         folder = start_forkserver(self._ctx)
         if folder:
             reaper.folder(folder)
-        for point in points:
-            self._run_one(point, results, done, reaper)
+        pending = iter(points)
+        flying: list[_InFlight] = []
+        try:
+            while True:
+                while len(flying) < max(1, self.workers):
+                    point = next(pending, None)
+                    if point is None:
+                        break
+                    flying.append(self._start(point, results, reaper))
+                if not flying:
+                    return
+                now = time.perf_counter()
+                wait([f.proc.sentinel for f in flying], timeout=max(0.0, min(f.deadline for f in flying) - now))
+                now = time.perf_counter()
+                for f in [f for f in flying if not f.proc.is_alive() or now >= f.deadline]:
+                    flying.remove(f)
+                    self._finish(f, results, done, reaper)
+        except BaseException:  # Ctrl-C or SIGTERM: the points in flight are lost, nothing else
+            for f in flying:
+                _stop(f.proc, results, f.point)
+            raise
 
-    def _run_one(self, point: Point, results: ResultsDir, done: Done, reaper: Reaper) -> None:
-        started = time.time()
-        t0 = time.perf_counter()
+    def _start(self, point: Point, results: ResultsDir, reaper: Reaper) -> _InFlight:
         args = (point.to_json(), str(results.path), self.max_memory, self.timeout_s)
         proc = self._ctx.Process(target=run_point, args=args)
+        started, t0 = time.time(), time.perf_counter()
         try:
-            proc.start()
-            reaper.worker(proc.pid)
-            proc.join(self.timeout_s)
-        except BaseException:  # Ctrl-C or SIGTERM: the point in flight is lost, nothing else
+            proc.start()  # the first start waits for the forkserver's imports: not the point's time
+        except BaseException:
             _stop(proc, results, point)
             raise
+        reaper.worker(proc.pid)
+        return _InFlight(point, proc, started, t0, time.perf_counter() + self.timeout_s)
+
+    def _finish(self, f: _InFlight, results: ResultsDir, done: Done, reaper: Reaper) -> None:
+        proc, point = f.proc, f.point
         if proc.is_alive():
             _stop(proc, results, point)
-            row = failure_row(point, "timeout", f"ran past the {self.timeout_s:g} s limit", time.perf_counter() - t0)
+            row = failure_row(point, "timeout", f"ran past the {self.timeout_s:g} s limit", time.perf_counter() - f.t0)
             results.write(row)
         else:
-            row = _stored(results, point, started)
+            proc.join()
+            row = _stored(results, point, f.started)
             if row is None:
                 status, message = _exit_message(proc.exitcode)
-                row = failure_row(point, status, message, time.perf_counter() - t0)
+                row = failure_row(point, status, message, time.perf_counter() - f.t0)
                 results.write(row)
         reaper.done(proc.pid)
         done(point, row)

@@ -108,7 +108,7 @@ def make_executor(kind: str, spec: SweepSpec, out: Path, slurm: dict[str, Any], 
     """The executor called ``kind``: process, local (submitit) or slurm (submitit)."""
     max_memory = parse_bytes(spec.max_memory) if spec.max_memory else None
     if kind == "process":
-        return ProcessExecutor(spec.timeout_s, max_memory)
+        return ProcessExecutor(spec.timeout_s, max_memory, spec.workers)
     if kind == "local":
         return SubmititExecutor(kind, out / "submitit", spec.timeout_s, max_memory)
     if kind == "slurm":

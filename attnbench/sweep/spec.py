@@ -16,6 +16,7 @@ measured: every field of :class:`attnbench.config.Point` and :class:`attnbench.c
     seq_len = [20, 50, 100]    # the task's sequence-length parameter (copy: the delay T)
     memory = [4, 16]           # each variant's memory-size parameter (sab max_mem, rsm rho)
     top_k = [1, 5]             # each variant's top-k parameter (sab k_top)
+    pairs = [4, 8]             # each task's number of key-value pairs (mqar)
     [variant_params.sab]       # a value fixes a parameter, a list sweeps it
     k_att = 5
     [task_params.copy]
@@ -55,6 +56,14 @@ EXECUTION: dict[str, Param] = {
         # at most a week: past that a point is not measuring, and waits that long overflow the OS's clocks
         Param("timeout_s", 900.0, float, above=0, high=MAX_TIMEOUT_S, help="time limit per point, seconds"),
         Param("max_memory", None, str, none_means="no limit", help="host memory limit per point, e.g. 8GiB"),
+        Param(
+            "workers",
+            1,
+            int,
+            low=1,
+            high=256,
+            help="points run side by side on this machine (1: no two measurements share it)",
+        ),
     )
 }
 # The point fields a spec sets for every point (variant, task, their parameters and the seed are the grid's).
@@ -81,6 +90,7 @@ class SweepSpec:
     options: Options = field(default_factory=Options)
     timeout_s: float = EXECUTION["timeout_s"].default
     max_memory: str | None = EXECUTION["max_memory"].default
+    workers: int = EXECUTION["workers"].default
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

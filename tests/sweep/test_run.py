@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,34 @@ def test_time_limit(out):
     statuses = {r["label"]: (r["status"], r["error"]) for r in _rows(out).values()}
     assert statuses["lstm"][0] == "timeout" and "10 s limit" in statuses["lstm"][1]
     assert statuses["rsm[rho=2]"][0] == "ok"
+
+
+def test_workers_run_points_side_by_side_with_the_same_isolation(out):
+    # one worker hangs (timeout), the other keeps going: the hung point costs its time limit, not the sweep's
+    env = {**os.environ, "ATTNBENCH_FAULT": "hang@lstm"}
+    done = sweep(
+        *GRID, "--seq-len", "3", "--seeds", "0,1", "--workers", "2", "--timeout", "15", "--out", str(out), env=env
+    )
+    assert done.returncode == 0, done.stderr
+    rows = list(_rows(out).values())
+    assert sorted((r["label"], r["seed"], r["status"]) for r in rows) == [
+        *(("lstm", s, "timeout") for s in (0, 1)),
+        *(("rsm[rho=2]", s, "ok") for s in (0, 1)),
+    ]
+    # the first two points (lstm, seeds 0 and 1) ran at the same time: their [start, end] windows overlap
+    spans = {}
+    for r in rows:
+        end = datetime.fromisoformat(r["timestamp"]).timestamp()
+        spans[(r["label"], r["seed"])] = (end - r["wall_time_s"], end)
+    (s0, e0), (s1, e1) = spans[("lstm", 0)], spans[("lstm", 1)]
+    assert max(s0, s1) < min(e0, e1) - 10
+    assert not list((out / "points").glob(".claim-*")) and not list((out / "points").glob(".tmp-*"))
+
+
+def test_workers_need_the_process_executor(out):
+    done = sweep(*GRID, "--workers", "2", "--executor", "local", "--out", str(out))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "workers=2" in done.stderr
+    assert not out.exists() or not list((out / "points").glob("*.json"))
 
 
 def _default_sigint() -> None:
