@@ -124,9 +124,7 @@ def _with_task_params(frame: pd.DataFrame) -> list[str]:
         rows = [i for i, t in enumerate(frame["task"]) if t == task]
         keys = sorted({k for i in rows for k in params[i]})
         varying = [
-            k
-            for k in keys
-            if k != "seq_len" and len({json.dumps(params[i].get(k), sort_keys=True) for i in rows}) > 1
+            k for k in keys if k != "seq_len" and len({json.dumps(params[i].get(k), sort_keys=True) for i in rows}) > 1
         ]
         for i in rows:
             if varying:

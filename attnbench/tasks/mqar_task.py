@@ -183,4 +183,3 @@ class MQARTask(Task):
         last = torch.where(y != IGNORE, steps, -1).amax(1)  # (B,) every sequence has N >= 1 queries
         rows = torch.arange(y.shape[0], device=y.device)
         return F.cross_entropy(logits[rows, last], y[rows, last])
-

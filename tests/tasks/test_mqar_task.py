@@ -25,7 +25,7 @@ def test_registered_with_the_pairs_axis() -> None:
 
 def test_layout_is_zoologys() -> None:
     t, n, v = 64, 8, 128
-    x, y, task = _batch(seq_len=t, pairs=n, vocab_size=v)
+    x, y, _task = _batch(seq_len=t, pairs=n, vocab_size=v)
     assert x.shape == y.shape == (64, t)
     keys, values = x[:, 0 : 2 * n : 2], x[:, 1 : 2 * n : 2]
     assert ((keys >= 1) & (keys < v // 2)).all() and ((values >= v // 2) & (values < v)).all()
@@ -42,7 +42,7 @@ def test_layout_is_zoologys() -> None:
 
 def test_query_gaps_follow_the_power_law() -> None:
     # power_a = 0.01: most queries come right after the pairs; a uniform draw would put the mean gap mid-way
-    x, y, task = _batch(batch=512, seq_len=256, pairs=4, vocab_size=512)
+    _x, y, _task = _batch(batch=512, seq_len=256, pairs=4, vocab_size=512)
     gaps = ((y != IGNORE).nonzero()[:, 1] - 8) // 2
     space = (256 - 8) // 2
     assert gaps.float().mean() < 0.3 * space
@@ -66,7 +66,7 @@ def test_pairs_default_to_zoologys_ratio() -> None:
 
 
 def test_only_queries_count() -> None:
-    x, y, task = _batch(batch=8, seq_len=32, pairs=4, vocab_size=64)
+    _x, y, task = _batch(batch=8, seq_len=32, pairs=4, vocab_size=64)
     logits = torch.randn(8, 32, 64)
     perfect = logits.clone()
     asked = y != IGNORE
