@@ -156,7 +156,10 @@ class _SabSequence(torch.autograd.Function):
         per_read = [u for r in reads for u in r[2:] if u is not None]
         ctx.save_for_backward(w_query, w_key, w, states, provisional, queries, bank.saved, *cell.saved, *per_read)
         ctx.n_saved = len(per_read)
-        return states, summaries
+        # the cell (kept on ctx) reads views of ``states``: returning ``states`` itself would make a
+        # reference cycle through the output's grad_fn that Python's collector cannot free (a leak of
+        # every step's buffers), so the output is a copy
+        return states.clone(), summaries
 
     @staticmethod
     @once_differentiable

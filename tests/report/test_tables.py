@@ -104,3 +104,17 @@ def test_an_ok_row_whose_seq_len_is_not_a_number_is_skipped_and_counted(tmp_path
     with pytest.warns(UserWarning, match="skipped 1 ok row"):
         index = build_report([path], tmp_path / "report")
     assert "skipped 1 ok row" in index.read_text()
+
+
+def test_series_name_the_task_parameters_that_vary():
+    from attnbench.report.tables import normalise
+
+    rows = [
+        {"label": "dense", "variant": "dense", "task": "mqar", "task_params": '{"pairs": 4, "seq_len": 32}'},
+        {"label": "dense", "variant": "dense", "task": "mqar", "task_params": '{"pairs": 8, "seq_len": 64}'},
+        {"label": "lstm", "variant": "lstm", "task": "copy", "task_params": '{"seq_len": 10}'},
+        {"label": "lstm", "variant": "lstm", "task": "copy", "task_params": '{"seq_len": 30}'},
+    ]
+    series = list(normalise(pd.DataFrame(rows))["series"])
+    # two numbers of pairs are two series; copy's length is the seq_len axis, not part of the name
+    assert series == ["dense (pairs=4)", "dense (pairs=8)", "lstm", "lstm"]
