@@ -61,13 +61,40 @@ def test_bad_grid_values(changes, message):
         expand(_spec(**changes))
 
 
-def test_ids_of_the_quick_preset_are_those_stored_before_point_and_options():
-    """Resume across the Point/Options change: the quick preset's ids are the ones attnbench 0.1 stored."""
+# The quick preset of attnbench 0.1 (one seed, copy at three delays), before the Point/Options change
+QUICK_0_1 = """
+variants = ["lstm", "dense", "sab", "rsm"]
+tasks = ["copy"]
+batch = 16
+hidden_size = 32
+seeds = [0]
+warmup = 1
+repeats = 3
+train_steps = 300
+train_batch = 32
+lr = 0.01
+timeout_s = 600
+[axes]
+seq_len = [10, 30, 60]
+memory = [4, 16]
+top_k = [2, 5]
+[variant_params.lstm]
+k_trunc = ["none", 5]
+[variant_params.sab]
+k_att = 2
+k_trunc = 5
+"""
+
+
+def test_ids_of_the_old_quick_preset_are_those_stored_before_point_and_options(tmp_path):
+    """Resume across the Point/Options change: the 0.1 quick preset's ids are the ones attnbench 0.1 stored."""
     import hashlib
 
-    from attnbench.sweep import load_preset
+    from attnbench.sweep.spec import load_file
 
-    ids = sorted(job.point_id for job in expand(load_preset("quick")))
+    path = tmp_path / "quick-0.1.toml"
+    path.write_text(QUICK_0_1)
+    ids = sorted(job.point_id for job in expand(load_file(path)))
     assert len(ids) == 27 and "lstm-copy-74bc8133637aa74d" in ids
     digest = "9184f2714270445aa47ac87536ddb7d7c1e28ddbcf0c626755dc201d8be40fe1"
     assert hashlib.sha256("".join(ids).encode()).hexdigest() == digest

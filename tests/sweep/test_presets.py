@@ -69,6 +69,8 @@ def test_a_large_sweep_asks_for_yes_and_the_dry_run_lists_the_first_rows(tmp_pat
         "3,4,5",
         "-p",
         "lstm.k_trunc=none",
+        "--seeds",
+        "0",
         "--out",
         str(tmp_path / "r"),
     ]
