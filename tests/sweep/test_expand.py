@@ -7,6 +7,7 @@ import pytest
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError
 from attnbench.sweep import SweepSpec, expand
+from tests.sweep.conftest import MILLION
 
 
 def _spec(**kw) -> SweepSpec:
@@ -90,32 +91,11 @@ def test_learning_rates_are_an_axis_like_seeds():
         expand(_spec(lrs=(0,)))
 
 
-MILLION = {"variants": ("lstm",), "axes": {"seq_len": tuple(range(5, 1005))}, "seeds": tuple(range(1000))}
-
-
-@pytest.fixture
-def built(monkeypatch):
-    """How many points the expansion builds; more than 1000 fails at once (the grid is never enumerated)."""
-    import attnbench.sweep.expand as module
-    from attnbench.config import Point
-
-    count = [0]
-
-    def counting(*args, **kwargs):
-        count[0] += 1
-        if count[0] > 1000:
-            raise AssertionError("more than 1000 points built: the expansion enumerates the grid")
-        return Point(*args, **kwargs)
-
-    monkeypatch.setattr(module, "Point", counting)
-    return count
-
-
 def test_a_million_point_grid_expands_lazily(built):
     jobs = expand(_spec(**MILLION))
     assert len(jobs) == 1000 * 1000 and built[0] <= 1
     first = [job.point_id for job in jobs[:3]]
-    assert [job.point_id for job, _ in zip(jobs, range(3))] == first  # iterating builds only what is taken
+    assert [job.point_id for _, job in zip(range(3), jobs)] == first  # iterating builds only what is taken
     last = jobs[-1]
     assert (last.point.seq_len, last.point.seed) == (1004 + 20, 999)  # copy's length is T + 20
     assert jobs.find(last) == len(jobs) - 1 and last in jobs
