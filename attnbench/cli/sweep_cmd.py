@@ -73,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="slurm: submit and return (job ids kept in --out); rerun with --resume to collect, not resubmit",
     )
-    e.add_argument("--no-progress", action="store_true", help="no progress bar, and no time estimate before the first point")
+    e.add_argument(
+        "--no-progress", action="store_true", help="no progress bar, and no time estimate before the first point"
+    )
     p.set_defaults(func=run)
 
 
@@ -286,7 +288,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with sigterm_as_interrupt():  # `timeout` and schedulers stop a sweep with SIGTERM: same as Ctrl-C
             if len(todo) and not args.no_progress:
-                print(f"attnbench: {len(todo):,} point(s) to run: {eta_text(the_plan, spec)}", file=sys.stderr)
+                side = "; Slurm runs them side by side" if args.executor == "slurm" else ""
+                print(f"attnbench: {len(todo):,} point(s) to run: {eta_text(the_plan, spec)}{side}", file=sys.stderr)
             frame = run_points(spec, out, executor, the_plan, progress=not args.no_progress)
     except KeyboardInterrupt as exc:
         why = f" ({exc})" if str(exc) else ""

@@ -129,7 +129,8 @@ def estimate(job: Job) -> dict[str, Any]:
     Tasks and FLOP counts are computed once per distinct configuration, so a large grid's dry run is quick.
     """
     point, options = job
-    seq_len, step, total = _costs(point.variant, point.variant_params, point.task, point.task_params, point, options)
+    sizes = _task_sizes(point.task, point.task_params)
+    seq_len, step, total = _costs(point.variant, point.variant_params, sizes, point, options)
     return {
         "label": point.label,
         "task": point.task,
@@ -141,12 +142,13 @@ def estimate(job: Job) -> dict[str, Any]:
 
 
 def _costs(
-    variant: str, variant_params: Params, task: str, task_params: Params, sizes: Any, options: Options
+    variant: str, variant_params: Params, task_sizes: tuple[int, int, int], point: Any, options: Options
 ) -> tuple[int, float | None, float | None]:
-    """The task's length, and the analytic GFLOP of one step and of the whole measurement (or None)."""
-    seq_len, input_size, output_size = _task_sizes(task, task_params)
-    shape = Shape(sizes.batch, seq_len, input_size, output_size, sizes.hidden_size)
-    train_shape = Shape(options.train_batch, seq_len, input_size, output_size, sizes.hidden_size)
+    """The task's length, and the analytic GFLOP of one step and of the whole measurement (or None);
+    ``task_sizes`` as :func:`_task_sizes` gives them, ``point`` has the batch and hidden size."""
+    seq_len, input_size, output_size = task_sizes
+    shape = Shape(point.batch, seq_len, input_size, output_size, point.hidden_size)
+    train_shape = Shape(options.train_batch, seq_len, input_size, output_size, point.hidden_size)
     try:
         per_step = _analytic(variant, variant_params, shape)
         train = _analytic(variant, variant_params, train_shape)
@@ -183,15 +185,17 @@ def totals(the_plan: Plan) -> Totals:
     sizes = SimpleNamespace(**{k: points.settings.get(k, POINT_FIELDS[k].default) for k in ("batch", "hidden_size")})
     skipped, gflop = 0, 0.0
     seeds = len(points.seeds)
+    task_sizes: dict[str, list[tuple[int, int, int]]] = {}  # each task configuration built once
     for block in points.blocks:
         variant_cls = get_variant(block.variant)
+        if block.task not in task_sizes:
+            task_sizes[block.task] = [_task_sizes.__wrapped__(block.task, c) for c in block.task_configs]
         for params, rejected in block.combos:
-            for task_params in block.task_configs:
-                seq_len = _task_sizes(block.task, task_params)[0]
-                skip = rejected is not None or variant_cls.skip(seq_len, **dict(params)) is not None
+            for task_size in task_sizes[block.task]:
+                skip = rejected is not None or variant_cls.skip(task_size[0], **dict(params)) is not None
                 skipped += skip * seeds * len(points.options)
                 for options in points.options:
-                    total = _costs(block.variant, params, block.task, task_params, sizes, options)[2]
+                    total = _costs(block.variant, params, task_size, sizes, options)[2]
                     gflop += (total or 0.0) * seeds
     for index in the_plan.done:
         job = points[index]
