@@ -217,9 +217,11 @@ def duration(seconds: float) -> str:
 
 
 def eta_text(the_plan: Plan, spec: SweepSpec) -> str:
-    """How long the points to run take, one process after another: from the median wall time of the points
+    """How long the points to run take, ``spec.workers`` at a time: from the median wall time of the points
     stored (with --resume), else only the bound the time limit sets."""
     n = len(the_plan.todo)
+    workers = max(1, min(spec.workers, n)) if n else 1
+    rounds = -(-n // workers)  # points one worker measures, one after another
     walls = [
         row["wall_time_s"]
         for row in the_plan.stored.values()
@@ -227,11 +229,13 @@ def eta_text(the_plan: Plan, spec: SweepSpec) -> str:
         and isinstance(row.get("wall_time_s"), (int, float))
         and math.isfinite(row["wall_time_s"])
     ]
-    bound = f"at most {duration(n * spec.timeout_s)} at the {duration(spec.timeout_s)} time limit per point"
+    side = f", {workers} at a time" if workers > 1 else ""
+    bound = f"at most {duration(rounds * spec.timeout_s)} at the {duration(spec.timeout_s)} time limit per point{side}"
     if walls:
         median = statistics.median(walls)
         return (
-            f"about {duration(n * median)} at the median {median:.1f} s per point of the {len(walls)} stored ({bound})"
+            f"about {duration(rounds * median)} at the median {median:.1f} s per point of the {len(walls)} stored "
+            f"({bound})"
         )
     return f"{bound}; the progress bar gives an estimate once points finish"
 

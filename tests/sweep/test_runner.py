@@ -72,3 +72,9 @@ def test_resuming_a_million_point_grid_builds_only_the_stored_points(tmp_path, b
     assert first == [jobs[i].point_id for i in (2, 3, 4)]
     assert totals(the_plan).stored == 3
     assert built[0] - before <= 20
+
+
+def test_the_time_estimate_counts_the_workers_side_by_side(tmp_path):
+    spec = SweepSpec().replace(variants=("lstm",), axes={"seq_len": (5, 6, 7)}, workers=2, timeout_s=60)
+    text = eta_text(plan(spec, tmp_path, resume=False), spec)
+    assert text.startswith("at most 2 min at the 60 s time limit per point, 2 at a time;")  # two rounds of 60 s
