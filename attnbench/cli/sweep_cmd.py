@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import errno
+import itertools
 import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attnbench.cli._fields import add_fields, given
-from attnbench.config import OPTION_FIELDS, Job
+from attnbench.config import OPTION_FIELDS
 from attnbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from attnbench.sweep.expand import Jobs
 
 # Flags for every point setting, option and execution setting a spec file can hold (same names).
 SETTINGS = ("batch", "hidden_size", "device", "dtype", *OPTION_FIELDS, "timeout_s", "max_memory", "workers")
@@ -69,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="slurm: submit and return (job ids kept in --out); rerun with --resume to collect, not resubmit",
     )
-    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.add_argument(
+        "--no-progress", action="store_true", help="no progress bar, and no time estimate before the first point"
+    )
     p.set_defaults(func=run)
 
 
@@ -201,23 +207,26 @@ def check_writable(out: Path) -> None:
         raise UsageError(f"--out {str(out)!r} cannot hold results: {why}; choose a writable directory") from None
 
 
-def check_tasks(jobs: list[Job]) -> None:
-    """Build each distinct task of ``jobs`` once: a task that cannot be built here (mnist without its
-    ``path``, or a path without the files) is one line now, not an error row for every point."""
+def check_tasks(jobs: Jobs) -> None:
+    """Build each distinct task configuration of ``jobs`` once (no job is built): a task that cannot be built
+    here (mnist without its ``path``, or a path without the files) is one line now, not an error row for
+    every point."""
     from attnbench.errors import USER_ERRORS
+    from attnbench.tasks import build_task
 
     built: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
-    for job in jobs:
-        key = (job.point.task, job.point.task_params)
-        if key in built:
-            continue
-        built.add(key)
-        try:
-            job.point.build_task()
-        except USER_ERRORS:
-            raise
-        except Exception:  # anything else is the point's own failure, stored with it as an error row
-            pass
+    for block in jobs.blocks:
+        for task_params in block.task_configs:
+            key = (block.task, task_params)
+            if key in built:
+                continue
+            built.add(key)
+            try:
+                build_task(block.task, **dict(task_params))
+            except USER_ERRORS:
+                raise
+            except Exception:  # anything else is the point's own failure, stored with it as an error row
+                pass
 
 
 def _stored_count(out: Path) -> int:
@@ -230,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
     from attnbench.sweep import dry_run_table, make_executor, plan, summary_text
     from attnbench.sweep import run as run_points
     from attnbench.sweep.expand import overridden_axes
+    from attnbench.sweep.runner import eta_text, totals
     from attnbench.sweep.supervise import sigterm_as_interrupt
 
     spec, name = build_spec(args)
@@ -242,27 +252,26 @@ def run(args: argparse.Namespace) -> int:
     the_plan = plan(spec, out, resume=args.resume, retry_failed=args.retry_failed)
     for note in overridden_axes(spec):
         print(f"attnbench: warning: {note}", file=sys.stderr)
+    todo = the_plan.todo
     if args.dry_run:
-        table = dry_run_table(the_plan.todo)
-        shown = table if len(table) <= DRY_RUN_ROWS else table.iloc[:DRY_RUN_ROWS]
-        print(shown.to_string(index=False) if not table.empty else "(no points)")
-        if len(shown) < len(table):
-            print(f"... and {len(table) - len(shown):,} more point(s) (the first {DRY_RUN_ROWS} are listed)")
-        total = table["total_gflop"].dropna().sum() if not table.empty else 0
+        table = dry_run_table(itertools.islice(todo, DRY_RUN_ROWS))  # the first rows only: the rest is never built
+        print(table.to_string(index=False) if not table.empty else "(no points)")
+        if len(todo) > len(table):
+            print(f"... and {len(todo) - len(table):,} more point(s) (the first {DRY_RUN_ROWS} are listed)")
+        sums = totals(the_plan)
         print(
-            f"\n{len(the_plan.todo)} point(s) to run ({len(the_plan.points) - len(the_plan.todo)} already stored), "
-            f"{int((table['skip'] != '').sum()) if not table.empty else 0} skipped as nonsense; "
-            f"about {total:,.0f} GFLOP of matrix multiplies in all"
+            f"\n{sums.points:,} point(s) to run ({sums.stored:,} already stored), {sums.skipped:,} skipped as "
+            f"nonsense; about {sums.gflop:,.0f} GFLOP of matrix multiplies in all\ntime: {eta_text(the_plan, spec)}"
         )
         return 0
-    if len(the_plan.todo) > CONFIRM_POINTS and not args.yes:
+    if len(todo) > CONFIRM_POINTS and not args.yes:
         raise UsageError(
-            f"this sweep has {len(the_plan.todo):,} points to run (more than {CONFIRM_POINTS:,}); look at it with "
+            f"this sweep has {len(todo):,} points to run (more than {CONFIRM_POINTS:,}); look at it with "
             "--dry-run, then pass --yes to run it"
         )
     if args.executor != "slurm":  # points run here: what this machine lacks would fail every one of them
         resolve_device(spec.device)
-        check_tasks(the_plan.todo)
+        check_tasks(the_plan.points)
     slurm = {
         k: v
         for k, v in {
@@ -278,6 +287,9 @@ def run(args: argparse.Namespace) -> int:
     check_writable(out)
     try:
         with sigterm_as_interrupt():  # `timeout` and schedulers stop a sweep with SIGTERM: same as Ctrl-C
+            if len(todo) and not args.no_progress:
+                side = "; Slurm runs them side by side" if args.executor == "slurm" else ""
+                print(f"attnbench: {len(todo):,} point(s) to run: {eta_text(the_plan, spec)}{side}", file=sys.stderr)
             frame = run_points(spec, out, executor, the_plan, progress=not args.no_progress)
     except KeyboardInterrupt as exc:
         why = f" ({exc})" if str(exc) else ""

@@ -9,11 +9,14 @@ reason, and is stored as such without being run.
 
 from __future__ import annotations
 
+import bisect
 import itertools
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from attnbench.config import Job, Point
+from attnbench.config import POINT_FIELDS, Job, Options, Point
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError, axis_params
 from attnbench.sweep.spec import SweepSpec
@@ -69,8 +72,182 @@ def overridden_axes(spec: SweepSpec) -> list[str]:
     return notes
 
 
-def expand(spec: SweepSpec) -> list[Job]:
+Params = tuple[tuple[str, Any], ...]  # sorted (name, value) pairs, as a Point stores them
+
+
+def _key(params: Params) -> str:
+    """What a point's id hashes of ``params`` (two tuples with one key are one point: 3 and 3.0 are not)."""
+    return json.dumps([list(kv) for kv in params], default=str)
+
+
+def _row_key(params: Mapping[str, Any]) -> str:
+    """``params`` as a stored row's ``variant_params`` / ``task_params`` column writes them."""
+    return json.dumps(dict(params), sort_keys=True, default=str)
+
+
+def _unique(items: Iterable[Any], key: Any = _key) -> list[Any]:
+    """``items`` without repeats (by ``key``), first occurrences in order."""
+    seen: dict[str, Any] = {}
+    for item in items:
+        seen.setdefault(key(item), item)
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class Block:
+    """The jobs of one task and one variant: its configurations, each crossed with the task's."""
+
+    task: str
+    variant: str
+    combos: tuple[tuple[Params, str | None], ...]  # variant parameters, and why they are rejected (or None)
+    task_configs: tuple[Params, ...]  # task parameters, resolved
+
+
+class Jobs(Sequence[Job]):
+    """Every job of a sweep, in a stable order, without duplicates: a lazy sequence.
+
+    The grid is held as its factors (per task and variant the variant's configurations and the task's,
+    then the seeds and the learning rates), each checked and freed of repeats once; a job is built when
+    it is asked for. ``len()``, indexing and ``in`` cost no enumeration, so a grid of millions of points
+    is planned in the time its factors take.
+    """
+
+    def __init__(
+        self, blocks: Sequence[Block], seeds: Sequence[int], options: Sequence[Options], settings: Mapping[str, Any]
+    ) -> None:
+        self.blocks = tuple(blocks)
+        self.seeds = tuple(seeds)
+        self.options = tuple(options)
+        self.settings = dict(settings)
+        self._inner = len(self.seeds) * len(self.options)  # jobs per (variant configuration, task configuration)
+        self._starts = list(
+            itertools.accumulate((len(b.combos) * len(b.task_configs) * self._inner for b in self.blocks), initial=0)
+        )
+        self._where: _Where | None = None
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __repr__(self) -> str:
+        return f"<Jobs: {len(self):,} job(s) in {len(self.blocks)} block(s)>"
+
+    def __iter__(self) -> Iterator[Job]:
+        return self.iter()
+
+    def iter(self, skip: Container[int] = ()) -> Iterator[Job]:
+        """The jobs in order, leaving out those whose index is in ``skip`` (unbuilt)."""
+        index = 0
+        for block in self.blocks:
+            for params, rejected in block.combos:
+                for task_params in block.task_configs:
+                    for seed in self.seeds:
+                        point = None
+                        for options in self.options:
+                            if index not in skip:
+                                if point is None:
+                                    point = self._point(block, params, rejected, task_params, seed)
+                                yield Job(point, options)
+                            index += 1
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        n = len(self)
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise TypeError(f"job indices are integers or slices, not {type(index).__name__}")
+        if not -n <= index < n:
+            raise IndexError(f"job index {index} out of range for {n} job(s)")
+        index %= n
+        b = bisect.bisect_right(self._starts, index) - 1
+        block = self.blocks[b]
+        combo, rest = divmod(index - self._starts[b], len(block.task_configs) * self._inner)
+        config, rest = divmod(rest, self._inner)
+        seed, lr = divmod(rest, len(self.options))
+        params, rejected = block.combos[combo]
+        point = self._point(block, params, rejected, block.task_configs[config], self.seeds[seed])
+        return Job(point, self.options[lr])
+
+    def __contains__(self, job: object) -> bool:
+        return isinstance(job, Job) and self.find(job) is not None
+
+    def find(self, job: Job) -> int | None:
+        """The index of ``job`` (a job equal in id), or None."""
+        point = job.point
+        return self.locate(
+            job.point_id, point.variant, point.task, point.params, dict(point.task_params), point.seed, job.options.lr
+        )
+
+    def locate(
+        self,
+        point_id: str,
+        variant: Any,
+        task: Any,
+        variant_params: Mapping[str, Any],
+        task_params: Mapping[str, Any],
+        seed: Any,
+        lr: Any,
+    ) -> int | None:
+        """The index of the job whose id is ``point_id``, found from its configuration (as a stored row
+        gives it: see :func:`attnbench.config.config_columns`), or None where no job of these has that id.
+
+        Costs a few look-ups and one id, whatever the grid's size: how ``--resume`` counts the points done.
+        """
+        if self._where is None:
+            self._where = _Where(self)
+        where = self._where
+        try:
+            b = where.blocks.get((str(task), str(variant)))
+            if b is None:
+                return None
+            parts = (
+                where.combos[b].get(_row_key(variant_params)),
+                where.configs[b].get(_row_key(task_params)),
+                where.seeds.get(repr(seed)),
+                where.lrs.get(repr(float(lr))),
+            )
+        except (TypeError, ValueError, AttributeError):  # a damaged row: not one of these jobs
+            return None
+        if None in parts:
+            return None
+        combo, config, seed_i, lr_i = parts
+        block = self.blocks[b]
+        index = (
+            self._starts[b]
+            + ((combo * len(block.task_configs) + config) * len(self.seeds) + seed_i) * len(self.options)
+            + lr_i
+        )
+        return index if self[index].point_id == point_id else None
+
+    def _point(self, block: Block, params: Params, rejected: str | None, task_params: Params, seed: int) -> Point:
+        try:
+            return Point(block.variant, block.task, params, task_params, seed=seed, rejected=rejected, **self.settings)
+        except ParameterError as exc:
+            raise UsageError(f"in the sweep's {block.variant} or {block.task} parameters: {exc}") from None
+
+
+class _Where:
+    """Where each factor's value sits in a :class:`Jobs` (built on the first look-up)."""
+
+    def __init__(self, jobs: Jobs) -> None:
+        self.blocks = {(block.task, block.variant): b for b, block in enumerate(jobs.blocks)}
+        self.combos = [_first_index(_row_key(dict(params)) for params, _ in block.combos) for block in jobs.blocks]
+        self.configs = [_first_index(_row_key(dict(params)) for params in block.task_configs) for block in jobs.blocks]
+        self.seeds = _first_index(repr(seed) for seed in jobs.seeds)
+        self.lrs = _first_index(repr(options.lr) for options in jobs.options)
+
+
+def _first_index(keys: Iterable[str]) -> dict[str, int]:
+    where: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        where.setdefault(key, i)
+    return where
+
+
+def expand(spec: SweepSpec) -> Jobs:
     """Every job of ``spec``, in a stable order, duplicates removed; unknown names are one-line errors.
+
+    The jobs come as a lazy sequence (:class:`Jobs`): every value is checked here, once per variant
+    configuration, task configuration, seed and learning rate, but no job is built until it is asked for.
 
     An axis value a variant's parameter does not take (rsm's memory cannot be none) becomes, for that
     variant, a point stored as skipped with the reason, as long as another variant of the sweep takes
@@ -87,40 +264,46 @@ def expand(spec: SweepSpec) -> list[Job]:
                 f"task_params names {name!r}, which is not among the sweep's tasks: {', '.join(spec.tasks)}"
             )
     axes = {axis: list(values) for axis, values in spec.axes.items()}
-    jobs: dict[str, Job] = {}
     axis_taken: dict[tuple[str, str], bool] = {}  # (axis, value): whether some variant takes it
     axis_error: dict[tuple[str, str], str] = {}
-    for task_name in spec.tasks:
-        task_grid = axis_grid(get_task(task_name), axes, spec.task_params.get(task_name, {}))
-        task_configs = list(_grid(task_grid))
-        for variant_name in spec.variants:
-            variant_cls = get_variant(variant_name)
-            fixed = spec.variant_params.get(variant_name, {})
-            grid = axis_grid(variant_cls, axes, fixed)
-            from_axes = {p: a for a, p in axis_params(variant_cls.params).items() if a in axes and p not in fixed}
-            for combo in _grid(grid):
-                params, rejected = _resolve_axes(variant_cls, combo, variant_name, from_axes)
-                for key in ((from_axes[k], _shown(v)) for k, v in combo.items() if k in from_axes):
-                    axis_taken[key] = axis_taken.get(key, False) or rejected is None
-                    if rejected is not None:
-                        axis_error.setdefault(key, f"in the sweep's {variant_name} parameters: {rejected}")
+    variant_combos: dict[str, tuple[tuple[Params, str | None], ...]] = {}
+    for variant_name in dict.fromkeys(spec.variants):
+        variant_cls = get_variant(variant_name)
+        fixed = spec.variant_params.get(variant_name, {})
+        grid = axis_grid(variant_cls, axes, fixed)
+        from_axes = {p: a for a, p in axis_params(variant_cls.params).items() if a in axes and p not in fixed}
+        combos = []
+        for combo in _grid(grid):
+            params, rejected = _resolve_axes(variant_cls, combo, variant_name, from_axes)
+            for key in ((from_axes[k], _shown(v)) for k, v in combo.items() if k in from_axes):
+                axis_taken[key] = axis_taken.get(key, False) or rejected is None
                 if rejected is not None:
-                    rejected = f"{rejected} (a value of the sweep's axes that {variant_name} does not take)"
-                for task_params, seed in itertools.product(task_configs, spec.seeds):
-                    try:
-                        point = Point(variant_name, task_name, tuple(params.items()), tuple(task_params.items()),
-                                      seed=seed, rejected=rejected, **spec.settings)  # fmt: skip
-                    except ParameterError as exc:
-                        raise UsageError(f"in the sweep's {variant_name} or {task_name} parameters: {exc}") from None
-                    for lr in spec.lrs or (spec.options.lr,):
-                        job = Job(point, spec.options.replace(lr=lr))
-                        jobs.setdefault(job.point_id, job)
+                    axis_error.setdefault(key, f"in the sweep's {variant_name} parameters: {rejected}")
+            if rejected is not None:
+                rejected = f"{rejected} (a value of the sweep's axes that {variant_name} does not take)"
+            combos.append((tuple(sorted(params.items())), rejected))
+        variant_combos[variant_name] = tuple(_unique(combos, key=lambda c: _key(c[0])))
     for key, taken in axis_taken.items():
         if not taken:
             raise UsageError(axis_error[key])
+    blocks = []
+    for task_name in dict.fromkeys(spec.tasks):
+        task_cls = get_task(task_name)
+        configs = []
+        for config in _grid(axis_grid(task_cls, axes, spec.task_params.get(task_name, {}))):
+            try:
+                configs.append(tuple(sorted(task_cls.resolve(config).items())))
+            except ParameterError as exc:
+                raise UsageError(f"in the sweep's {task_name} parameters: {exc}") from None
+        configs = _unique(configs)
+        blocks.extend(Block(task_name, v, variant_combos[v], tuple(configs)) for v in variant_combos)
+    seeds = _unique((POINT_FIELDS["seed"].validate(s, "seeds") for s in spec.seeds), key=repr)
+    options = _unique((spec.options.replace(lr=lr) for lr in spec.lrs or (spec.options.lr,)), key=lambda o: repr(o.lr))
+    jobs = Jobs(blocks, seeds, options, spec.settings)
     if not jobs:
         raise UsageError("the sweep is empty: no variant, task and axis values combine into a point")
-    return list(jobs.values())
+    jobs[0]  # the settings and the first configuration make a point (each factor is checked above)
+    return jobs
 
 
 def _resolve_axes(

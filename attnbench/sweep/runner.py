@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import functools
+import json
+import math
+import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from attnbench.config import Job
+from attnbench.config import POINT_FIELDS, Job, Options
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError
 from attnbench.results import ResultsDir
 from attnbench.sweep.executors import ProcessExecutor, SubmititExecutor
-from attnbench.sweep.expand import expand
+from attnbench.sweep.expand import Jobs, Params, expand
 from attnbench.sweep.slurm import SlurmExecutor
 from attnbench.sweep.spec import SweepSpec, parse_bytes
 from attnbench.sweep.supervise import PointClaim
@@ -32,15 +36,45 @@ RETRIED = ("error", "timeout")  # statuses --retry-failed runs again
 
 @dataclass
 class Plan:
-    """The points of a sweep split into those to run and those already stored."""
+    """The points of a sweep split into those to run and those already stored.
 
-    points: list[Job]
-    todo: list[Job]
+    ``points`` is the lazy sequence of every job (:class:`~attnbench.sweep.expand.Jobs`), ``todo`` those
+    still to run, generated as they are asked for; neither holds the grid in memory.
+    """
+
+    points: Jobs
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keep: frozenset[str] = frozenset()  # ids stored and not to run again
+    done: frozenset[int] = frozenset()  # the indices in ``points`` of the jobs among ``keep``
+
+    @property
+    def todo(self) -> Todo:
+        """The jobs to run, in order."""
+        return Todo(self.points, self.done, self.keep)
+
+
+class Todo(Iterable[Job]):
+    """The jobs of a plan still to run: ``len()`` is free, iterating builds one job at a time."""
+
+    def __init__(self, points: Jobs, done: frozenset[int], keep: frozenset[str]) -> None:
+        self.points, self.done, self.keep = points, done, keep
+
+    def __len__(self) -> int:
+        return len(self.points) - len(self.done)
+
+    def __iter__(self) -> Iterator[Job]:
+        jobs = self.points.iter(skip=self.done)
+        # the ids stored are checked again, job by job: a row whose columns did not lead back to its job
+        # (``done`` is built from them) still keeps its point from being measured twice
+        return (job for job in jobs if job.point_id not in self.keep) if self.keep else jobs
 
 
 def plan(spec: SweepSpec, out: Path, *, resume: bool, retry_failed: bool = False) -> Plan:
-    """Expand ``spec`` and decide what to run; refuses to mix into a non-empty directory without --resume."""
+    """Expand ``spec`` and decide what to run; refuses to mix into a non-empty directory without --resume.
+
+    The stored rows are read (one per stored point) and each is looked up in the grid from its
+    configuration columns, so planning costs O(stored points + the grid's factors), not O(grid).
+    """
     points = expand(spec)
     stored: dict[str, dict[str, Any]] = {}
     if (out / "points").is_dir():
@@ -50,9 +84,28 @@ def plan(spec: SweepSpec, out: Path, *, resume: bool, retry_failed: bool = False
                 f"{str(out)!r} already holds {len(stored)} stored point(s); pass --resume to continue that sweep, "
                 "or choose another --out"
             )
-    keep = {pid for pid, row in stored.items() if not (retry_failed and row.get("status") in RETRIED)}
-    todo = [p for p in points if p.point_id not in keep]
-    return Plan(points, todo, stored)
+    keep = frozenset(pid for pid, row in stored.items() if not (retry_failed and row.get("status") in RETRIED))
+    done = frozenset(i for i in (_locate(points, pid, stored[pid]) for pid in keep) if i is not None)
+    return Plan(points, stored, keep, done)
+
+
+def _locate(points: Jobs, point_id: str, row: dict[str, Any]) -> int | None:
+    """The index in ``points`` of the stored ``row``'s job, or None (another sweep's point, or a damaged row)."""
+    try:
+        params = {
+            k: json.loads(row[k]) if isinstance(row[k], str) else row[k] for k in ("variant_params", "task_params")
+        }
+        return points.locate(
+            point_id,
+            row["variant"],
+            row["task"],
+            params["variant_params"],
+            params["task_params"],
+            row["seed"],
+            row["lr"],
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -76,32 +129,115 @@ def estimate(job: Job) -> dict[str, Any]:
     Tasks and FLOP counts are computed once per distinct configuration, so a large grid's dry run is quick.
     """
     point, options = job
-    seq_len, input_size, output_size = _task_sizes(point.task, point.task_params)
-    shape = Shape(point.batch, seq_len, input_size, output_size, point.hidden_size)
-    train_shape = Shape(options.train_batch, seq_len, input_size, output_size, point.hidden_size)
-    try:
-        per_step = _analytic(point.variant, point.variant_params, shape)
-        train = _analytic(point.variant, point.variant_params, train_shape)
-    except TypeError:  # an unhashable parameter value: no caching
-        per_step = _analytic.__wrapped__(point.variant, point.variant_params, shape)
-        train = _analytic.__wrapped__(point.variant, point.variant_params, train_shape)
-    steps = options.warmup + options.repeats
-    total = None
-    if per_step is not None and train is not None:
-        total = per_step * steps * 3 + train * options.train_steps  # timing + memory/FLOP passes + training
+    sizes = _task_sizes(point.task, point.task_params)
+    seq_len, step, total = _costs(point.variant, point.variant_params, sizes, point, options)
     return {
         "label": point.label,
         "task": point.task,
         "seq_len": seq_len,
-        "step_gflop": per_step and per_step / 1e9,
-        "total_gflop": total and total / 1e9,
+        "step_gflop": step,
+        "total_gflop": total,
         "skip": job.skip_reason or "",
     }
 
 
-def dry_run_table(points: list[Job]) -> pd.DataFrame:
+def _costs(
+    variant: str, variant_params: Params, task_sizes: tuple[int, int, int], point: Any, options: Options
+) -> tuple[int, float | None, float | None]:
+    """The task's length, and the analytic GFLOP of one step and of the whole measurement (or None);
+    ``task_sizes`` as :func:`_task_sizes` gives them, ``point`` has the batch and hidden size."""
+    seq_len, input_size, output_size = task_sizes
+    shape = Shape(point.batch, seq_len, input_size, output_size, point.hidden_size)
+    train_shape = Shape(options.train_batch, seq_len, input_size, output_size, point.hidden_size)
+    try:
+        per_step = _analytic(variant, variant_params, shape)
+        train = _analytic(variant, variant_params, train_shape)
+    except TypeError:  # an unhashable parameter value: no caching
+        per_step = _analytic.__wrapped__(variant, variant_params, shape)
+        train = _analytic.__wrapped__(variant, variant_params, train_shape)
+    steps = options.warmup + options.repeats
+    total = None
+    if per_step is not None and train is not None:
+        total = per_step * steps * 3 + train * options.train_steps  # timing + memory/FLOP passes + training
+    return seq_len, per_step and per_step / 1e9, total and total / 1e9
+
+
+def dry_run_table(points: Iterable[Job]) -> pd.DataFrame:
     """One row per point: label, task, length, analytic GFLOP per step and in all, skip reason."""
     return pd.DataFrame([estimate(p) for p in points])
+
+
+@dataclass
+class Totals:
+    """What a plan's points to run add up to (see :func:`totals`)."""
+
+    points: int  # to run
+    stored: int  # of this sweep, stored already
+    skipped: int  # of those to run, skipped as nonsense
+    gflop: float  # analytic GFLOP of matrix multiplies in all, of those to run
+
+
+def totals(the_plan: Plan) -> Totals:
+    """Count and cost of the points to run, one estimate per (variant configuration, task configuration,
+    learning rate), times the seeds, less the points already stored: no job is built, whatever the grid's size.
+    """
+    points = the_plan.points
+    sizes = SimpleNamespace(**{k: points.settings.get(k, POINT_FIELDS[k].default) for k in ("batch", "hidden_size")})
+    skipped, gflop = 0, 0.0
+    seeds = len(points.seeds)
+    task_sizes: dict[str, list[tuple[int, int, int]]] = {}  # each task configuration built once
+    for block in points.blocks:
+        variant_cls = get_variant(block.variant)
+        if block.task not in task_sizes:
+            task_sizes[block.task] = [_task_sizes.__wrapped__(block.task, c) for c in block.task_configs]
+        for params, rejected in block.combos:
+            for task_size in task_sizes[block.task]:
+                skip = rejected is not None or variant_cls.skip(task_size[0], **dict(params)) is not None
+                skipped += skip * seeds * len(points.options)
+                for options in points.options:
+                    total = _costs(block.variant, params, task_size, sizes, options)[2]
+                    gflop += (total or 0.0) * seeds
+    for index in the_plan.done:
+        job = points[index]
+        skipped -= job.skip_reason is not None
+        gflop -= estimate(job)["total_gflop"] or 0.0
+    stored = len(the_plan.done)
+    return Totals(len(points) - stored, stored, skipped, max(gflop, 0.0))
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` for a reader: 40 s, 12 min, 3.5 h, 6.2 days."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:,.1f} days"
+
+
+def eta_text(the_plan: Plan, spec: SweepSpec) -> str:
+    """How long the points to run take, ``spec.workers`` at a time: from the median wall time of the points
+    stored (with --resume), else only the bound the time limit sets."""
+    n = len(the_plan.todo)
+    workers = max(1, min(spec.workers, n)) if n else 1
+    rounds = -(-n // workers)  # points one worker measures, one after another
+    walls = [
+        row["wall_time_s"]
+        for row in the_plan.stored.values()
+        if row.get("status") != "skipped"  # stored at once, never run
+        and isinstance(row.get("wall_time_s"), (int, float))
+        and math.isfinite(row["wall_time_s"])
+    ]
+    side = f", {workers} at a time" if workers > 1 else ""
+    bound = f"at most {duration(rounds * spec.timeout_s)} at the {duration(spec.timeout_s)} time limit per point{side}"
+    if walls:
+        median = statistics.median(walls)
+        return (
+            f"about {duration(rounds * median)} at the median {median:.1f} s per point of the {len(walls)} stored "
+            f"({bound})"
+        )
+    return f"{bound}; the progress bar gives an estimate once points finish"
 
 
 def make_executor(kind: str, spec: SweepSpec, out: Path, slurm: dict[str, Any], wait: bool) -> Any:

@@ -23,7 +23,7 @@ from attnbench.cli import main
 from attnbench.config import Job, Options, Point
 from attnbench.results import ResultsDir, load
 from attnbench.sweep import executors, worker
-from tests.sweep.conftest import TINY, sweep
+from tests.sweep.conftest import TINY, built_fixture, sweep  # noqa: F401 (built_fixture: the fixture `built`)
 
 ONE = ["--variants", "lstm", "--seq-len", "3", "-p", "lstm.k_trunc=none", *TINY]
 
@@ -229,3 +229,72 @@ def test_a_worker_that_cannot_store_its_row_exits_quietly(tmp_path, monkeypatch,
     assert info.value.code == worker.STORE_FAILED and capsys.readouterr().err == ""
     status, message = executors._exit_message(worker.STORE_FAILED)
     assert status == "error" and "could not store it" in message
+
+
+# A grid of a million points: planned, counted and dry-run without building its points.
+MILLION = ["--variants", "lstm", "-p", "lstm.k_trunc=none", "--seq-len", ",".join(map(str, range(5, 1005)))]
+MILLION += ["--seeds", ",".join(map(str, range(1000)))]
+
+
+def test_the_dry_run_of_a_million_points_builds_only_the_rows_it_lists(tmp_path, capsys, built):
+    from attnbench.cli.sweep_cmd import DRY_RUN_ROWS
+
+    assert main(["sweep", *MILLION, "--dry-run", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert f"... and {1_000_000 - DRY_RUN_ROWS:,} more point(s) (the first {DRY_RUN_ROWS} are listed)" in out
+    assert "\n1,000,000 point(s) to run (0 already stored), 0 skipped as nonsense; about " in out
+    assert "time: at most " in out
+    assert built[0] <= DRY_RUN_ROWS + 5
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_million_points_to_run_ask_for_yes_in_one_line(tmp_path, kept, capsys, built):
+    code = main(["sweep", *MILLION, "--out", str(tmp_path / "r")])
+    err = _one_line_error(capsys, code, "this sweep has 1,000,000 points to run (more than 5,000)")
+    assert err.rstrip().endswith("look at it with --dry-run, then pass --yes to run it")
+    assert not (tmp_path / "r").exists()
+    before = _snapshot(kept)  # resuming: the stored point (not one of this grid's) is counted out of nothing
+    code = main(["sweep", *MILLION, "--out", str(kept), "--resume"])
+    _one_line_error(capsys, code, "this sweep has 1,000,000 points to run")
+    assert _snapshot(kept) == before and built[0] <= 5
+
+
+@pytest.fixture
+def ran(monkeypatch):
+    """The plans ``attnbench sweep`` would run (nothing is measured)."""
+    import pandas as pd
+
+    import attnbench.sweep
+
+    plans = []
+
+    def record(spec, out, executor, the_plan, progress=True):
+        plans.append(the_plan)
+        return pd.DataFrame()
+
+    monkeypatch.setattr(attnbench.sweep, "run", record)
+    return plans
+
+
+def test_yes_runs_a_sweep_past_the_threshold_and_says_how_long_it_may_take(tmp_path, capsys, monkeypatch, ran):
+    import attnbench.cli.sweep_cmd as cmd
+
+    monkeypatch.setattr(cmd, "CONFIRM_POINTS", 2)
+    out = tmp_path / "r"
+    argv = ["sweep", "--variants", "lstm", "--seq-len", "3,4,5", "-p", "lstm.k_trunc=none", "--out", str(out)]
+    _one_line_error(capsys, main(argv), "this sweep has 3 points to run (more than 2)", "pass --yes")
+    assert not ran and not out.exists()
+    assert main([*argv, "--yes", "--timeout", "60"]) == 0
+    assert [len(p.todo) for p in ran] == [3]
+    assert "attnbench: 3 point(s) to run: at most 3 min at the 60 s time limit per point" in capsys.readouterr().err
+    # resuming: the median wall time of the points stored, and only the points left count
+    (first,) = [job for job, _ in zip(ran[0].todo, range(1))]
+    ResultsDir(out).write(
+        {**__import__("attnbench.config").config.config_columns(*first), "status": "ok", "wall_time_s": 120.0}
+    )
+    assert main([*argv, "--resume"]) == 0  # two points left: under the threshold, no --yes
+    assert [len(p.todo) for p in ran] == [3, 2]
+    err = capsys.readouterr().err
+    assert "attnbench: 2 point(s) to run: about 4 min at the median 120.0 s per point of the 1 stored" in err
+    assert main([*argv, "--resume", "--no-progress"]) == 0  # quiet: no estimate either
+    assert capsys.readouterr().err == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,3 +29,28 @@ def sweep(
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     return tmp_path / "results"
+
+
+# a grid of a million points (a thousand lengths and a thousand seeds), for the tests of laziness
+MILLION = {"variants": ("lstm",), "axes": {"seq_len": tuple(range(5, 1005))}, "seeds": tuple(range(1000))}
+
+
+@pytest.fixture(name="built")
+def built_fixture(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many points the expansion builds; more than 1000 fails at once (the grid is never enumerated)."""
+    import importlib
+
+    from attnbench.config import Point
+
+    module = importlib.import_module("attnbench.sweep.expand")  # the package's `expand` is the function
+
+    count = [0]
+
+    def counting(*args: Any, **kwargs: Any) -> Point:
+        count[0] += 1
+        if count[0] > 1000:
+            raise AssertionError("more than 1000 points built: the expansion enumerates the grid")
+        return Point(*args, **kwargs)
+
+    monkeypatch.setattr(module, "Point", counting)
+    return count

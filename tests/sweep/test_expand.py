@@ -7,6 +7,7 @@ import pytest
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError
 from attnbench.sweep import SweepSpec, expand
+from tests.sweep.conftest import MILLION
 
 
 def _spec(**kw) -> SweepSpec:
@@ -115,3 +116,44 @@ def test_learning_rates_are_an_axis_like_seeds():
     assert {j.options.lr for j in one} == {3e-3}
     with pytest.raises(ParameterError, match="lrs: lr=0"):
         expand(_spec(lrs=(0,)))
+
+
+def test_a_million_point_grid_expands_lazily(built):
+    jobs = expand(_spec(**MILLION))
+    assert len(jobs) == 1000 * 1000 and built[0] <= 1
+    first = [job.point_id for job in jobs[:3]]
+    assert [job.point_id for _, job in zip(range(3), jobs)] == first  # iterating builds only what is taken
+    last = jobs[-1]
+    assert (last.point.seq_len, last.point.seed) == (1004 + 20, 999)  # copy's length is T + 20
+    assert jobs.find(last) == len(jobs) - 1 and last in jobs
+    assert built[0] <= 10
+
+
+def test_indexing_iteration_and_lookup_agree():
+    jobs = expand(_spec(seeds=(0, 1), lrs=(1e-3, 3e-3), variants=("lstm", "sab", "rsm")))
+    listed = list(jobs)
+    assert [j.point_id for j in listed] == [jobs[i].point_id for i in range(len(jobs))]
+    assert [j.point_id for j in jobs[::-5]] == [j.point_id for j in listed[::-5]]
+    assert jobs[-1].point_id == listed[-1].point_id
+    assert all(jobs.find(job) == i for i, job in enumerate(listed))
+    other = expand(_spec(variants=("lstm",), seeds=(7,)))[0]
+    assert other not in jobs and jobs.find(other) is None
+    with pytest.raises(IndexError):
+        jobs[len(jobs)]
+
+
+def test_repeated_values_in_any_factor_make_no_duplicate_points():
+    once = expand(_spec(variants=("lstm", "sab"), seeds=(0, 1), lrs=(1e-3,)))
+    again = expand(
+        _spec(
+            variants=("lstm", "sab", "lstm"),
+            axes={"seq_len": (5, 10, 5), "memory": (2, 4, 2), "top_k": (1, 3, 1)},
+            seeds=(0, 1, 0),
+            lrs=(1e-3, 0.001),
+        )
+    )
+    assert [j.point_id for j in again] == [j.point_id for j in once]
+    assert len({j.point_id for j in again}) == len(again) == len(once)
+    # two spellings of one configuration (a parameter given as its default) are one point
+    both = expand(_spec(variants=("lstm",), variant_params={"lstm": {"k_trunc": ["none", None]}}))
+    assert len(both) == len({j.point_id for j in both}) == 2
