@@ -10,7 +10,9 @@ unrolled step by step (so its compile time grows with the sequence length).
 
 Compilation happens on the first call, forward and backward: :func:`compile_step` makes that call and
 times it; the measurement then warms up and times the compiled step as usual, so compile time
-(``compile_time_s``) is a figure of its own, never part of ``step_time_s``.
+(``compile_time_s``) is a figure of its own, never part of ``step_time_s``. The accuracy run
+(:func:`attnbench.training.train`) trains the compiled module too (evaluation stays eager); there the
+compilation, and a recompilation for its own batch size, is part of ``train_time_s``.
 """
 
 from __future__ import annotations
