@@ -4,8 +4,8 @@ Order matters: the compilation when ``options.compile`` asks for one (:mod:`attn
 its own figure, ``compile_time_s``), the matrix-multiply rate (cached per process), then with fresh
 peak-memory marks the timed forward passes and training steps, the energy window (GPU), the
 saved-tensor count and the FLOP count (of the eager model; both slow the call down, so they come after
-the clock), the accuracy run (it changes the weights), and gradient reach on the trained model. A figure that cannot be had is None with its
-reason in ``missing``; nothing is ever 0 by default.
+the clock), the accuracy run (it changes the weights), and gradient reach on the trained model. A
+figure that cannot be had is None with its reason in ``missing``; nothing is ever 0 by default.
 
 The timed forward pass records the autograd graph, as the forward of a training step does, so
 ``step_time_s - fwd_time_s`` is the loss and backward; a training step is ``zero_grad``, forward,
