@@ -34,6 +34,7 @@ DTYPE_NAMES = ("float32", "float64", "float16", "bfloat16")
 DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp64": "float64", "double": "float64"}
 DTYPE_ALIASES |= {"fp16": "float16", "half": "float16", "bf16": "bfloat16"}
 OPTIMIZERS = ("adam", "rmsprop")
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")  # none, or a torch.compile mode
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
@@ -237,6 +238,16 @@ class Options:
     threads: int | None = declared(
         Param("threads", None, int, low=1, none_means="torch's default", help="torch intra-op threads")
     )
+    compile: str = declared(
+        Param(
+            "compile",
+            "none",
+            str,
+            choices=COMPILE_MODES,
+            help="torch.compile mode of the timed steps and the accuracy run (none: eager); "
+            "compile time is compile_time_s",
+        )
+    )
 
     def __post_init__(self) -> None:
         _validate_fields(self, "")
@@ -437,6 +448,7 @@ def resolve_dtype(text: str | torch.dtype) -> torch.dtype:
 
 
 __all__ = [
+    "COMPILE_MODES",
     "DTYPE_NAMES",
     "OPTIMIZERS",
     "OPTION_FIELDS",

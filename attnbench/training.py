@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from attnbench.config import POINT_FIELDS, Options
+from attnbench.measure.compiled import compile_model
 from attnbench.params import ParameterError
 from attnbench.tasks.base import Task
 from attnbench.variants import RecurrentVariant, build_variant
@@ -144,10 +145,11 @@ def train(
     valid_generator_seed = seed + VALID_SEED_OFFSET
     curve: list[list[float]] = []
     val_time = 0.0
+    net = compile_model(model, options.compile)  # the training steps compiled if asked for; evaluation eager
     with tqdm(total=steps, disable=not show, desc=f"{model.name} on {task.name}", leave=False) as bar:
         for step in range(1, steps + 1):
             x, y = task.sample(batch, generator, device, split="train")
-            logits = model(x).logits  # (B, T, C)
+            logits = net(x).logits  # (B, T, C)
             loss = task.loss(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -5,6 +5,12 @@ One step = forward, cross-entropy over every step, backward, on a copy-task-shap
 
     python scripts/step_speed.py --batch 32 --seq-len 1020
     python scripts/step_speed.py --device cuda   # against cuDNN's fused LSTM (lstm-fused)
+    python scripts/step_speed.py --compile default --seq-len 120   # each variant also under torch.compile
+
+With --compile MODE every variant also runs as ``<label>:c``, the same model under torch.compile (the
+measure option ``compile``, attnbench.measure.compiled), timed in the same rounds as its eager twin;
+its warm-up round compiles it, and that round's time less the compiled median is shown as compile time,
+never in the step time.
 
 dense, rsm and sab run their whole sequence as one autograd node (attnbench.ops.lstm_cell); lstm-cell is
 torch.lstm_cell under autograd, one node per step, the yardstick the issue's ratios are taken against.
@@ -23,7 +29,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+from attnbench.config import COMPILE_MODES
 from attnbench.measure.allocator import keep_freed_memory
+from attnbench.measure.compiled import compile_model
 from attnbench.variants import build_variant
 
 CONFIGS = [
@@ -50,7 +58,12 @@ def _make_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
 
 
 def _run_rounds(
-    labels: list[str], steps: dict, times: dict[str, list[float]], errors: dict[str, str], repeats: int
+    labels: list[str],
+    steps: dict,
+    times: dict[str, list[float]],
+    errors: dict[str, str],
+    repeats: int,
+    first: dict[str, float],
 ) -> None:
     for round_ in range(repeats + 1):  # round 0 is the warm-up
         for label in labels:
@@ -61,8 +74,10 @@ def _run_rounds(
                 steps[label]()
                 if round_:
                     times[label].append(time.perf_counter() - t0)
-            except RuntimeError as exc:  # out of memory on the host
-                errors[label] = str(exc).splitlines()[0]
+                else:
+                    first[label] = time.perf_counter() - t0
+            except Exception as exc:  # out of memory on the host; a compile that fails
+                errors[label] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
         print(f"{', '.join(labels)}: round {round_} done", file=sys.stderr, flush=True)
     for label in labels:  # so that a later block killed for memory loses nothing measured here
         median = statistics.median(times[label]) if times[label] else None
@@ -79,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--system-malloc", action="store_true", help="leave glibc's allocator as it is")
+    ap.add_argument(
+        "--compile", choices=COMPILE_MODES[1:], help="also time each variant under torch.compile in this mode"
+    )
     args = ap.parse_args(argv)
     malloc_kept = False if args.system_malloc else keep_freed_memory()  # as attnbench measure does
     torch.manual_seed(0)
@@ -89,18 +107,21 @@ def main(argv: list[str] | None = None) -> int:
     x = F.one_hot(torch.randint(0, 10, (args.batch, args.seq_len)), 10).float().to(device)
     y = torch.randint(0, 9, (args.batch, args.seq_len)).to(device)
     chosen = [c for c in CONFIGS if not args.only or c[0] in args.only]
-    steps, times, errors = {}, {}, {}
+    steps, times, errors, first = {}, {}, {}, {}
     for label, name, params in chosen:
         model = build_variant(name, 10, 9, args.hidden, **params).to(device)
         steps[label] = _make_step(model, x, y)
         times[label] = []
+        if args.compile:  # the same model (its parameters) under torch.compile, compiled in its warm-up round
+            steps[f"{label}:c"] = _make_step(compile_model(model, args.compile), x, y)
+            times[f"{label}:c"] = []
     # Rounds interleave the variants so that drift in machine speed hits all of them alike. Dense
     # attention allocates tens of times more memory a step than the others, and the page faults of
     # the step after it slowed that step several-fold, so it runs its rounds after the interleaved ones.
-    light = [label for label in steps if label not in HEAVY]
-    blocks = [light] + [[label] for label in steps if label in HEAVY]
+    light = [label for label in steps if label.removesuffix(":c") not in HEAVY]
+    blocks = [light] + [[label, f"{label}:c"] if args.compile else [label] for label, _, _ in chosen if label in HEAVY]
     for block in blocks:
-        _run_rounds(block, steps, times, errors, args.repeats)
+        _run_rounds(block, steps, times, errors, args.repeats, first)
     base_times = times.get("lstm-cell", [])
     rows = []
     for label, ts in times.items():
@@ -115,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                 "min_s": min(ts) if ts else None,
                 "round_ratio_median": statistics.median(round_ratios) if round_ratios else None,
                 "round_ratios": round_ratios,
+                # the warm-up round less the median: what compiling cost (compiled labels only)
+                "compile_s": first[label] - statistics.median(ts) if label.endswith(":c") and ts else None,
                 "times_s": ts,
                 "error": errors.get(label),
             }
@@ -131,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'variant':12s} {'median step (s)':>16s} {'x LSTMCell loop':>16s} {'min step (s)':>13s} {'x (min)':>8s}"
-        f" {'x (per round)':>14s}"
+        f" {'x (per round)':>14s} {'compile (s)':>12s}"
     )
     for r in rows:
         cells = []
@@ -142,7 +165,16 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{shown:>{width}s} {ratio:>{16 if key == 'median_s' else 8}s}")
         per_round = r["round_ratio_median"]
         cells.append(f"{'-' if per_round is None else f'{per_round:.2f}':>14s}")
-        print(f"{r['label']:12s} " + " ".join(cells))
+        compile_s = r["compile_s"]
+        cells.append(f"{'-' if compile_s is None else f'{compile_s:.1f}':>12s}")
+        print(f"{r['label']:12s} " + " ".join(cells) + (f"  error: {r['error']}" if r["error"] else ""))
+    for label in times:  # compiled against its eager twin, timed back to back in each round
+        if label.endswith(":c") and times[label] and len(times[label]) == len(times[label[:-2]]):
+            ratios = [c / e for c, e in zip(times[label], times[label[:-2]])]
+            print(
+                f"{label} / {label[:-2]} per round: median {statistics.median(ratios):.2f}, all "
+                + " ".join(f"{r:.2f}" for r in ratios)
+            )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "rows": rows}, fh, indent=2)

@@ -65,3 +65,12 @@ def test_labels_of_axes_and_of_unknown_variants():
     assert axis_label("sab", {"memory": 8, "top_k": 5}) == "sab[max_mem=8]" == label("sab", {"max_mem": 8})
     assert axis_label("lstm", {"memory": None, "top_k": None}) == "lstm"
     assert axis_label("gru", {"memory": 8, "top_k": None}) == "gru[memory=8]"
+
+
+def test_compile_option_is_checked_and_keeps_default_ids() -> None:
+    point = Point.make("rsm", "copy", seq_len=20)
+    with pytest.raises(ParameterError, match="compile='fast' is not allowed"):
+        Options(compile="fast")
+    assert point_id(point, Options(compile="none")) == point_id(point, Options())  # default: not hashed
+    assert point_id(point, Options(compile="default")) != point_id(point, Options(compile="max-autotune"))
+    assert point_id(point, Options(compile="default")) != point_id(point, Options())

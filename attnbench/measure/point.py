@@ -1,10 +1,11 @@
 """``measure(point, options)``: every figure of one configuration from one built model, as one result row.
 
-Order matters: the matrix-multiply rate first (cached per process), then with fresh peak-memory marks
-the timed forward passes and training steps, the energy window (GPU), the saved-tensor count and
-the FLOP count (both slow the call down, so they come after the clock), the accuracy run (it changes
-the weights), and gradient reach on the trained model. A figure that cannot be had is None with its
-reason in ``missing``; nothing is ever 0 by default.
+Order matters: the compilation when ``options.compile`` asks for one (:mod:`attnbench.measure.compiled`;
+its own figure, ``compile_time_s``), the matrix-multiply rate (cached per process), then with fresh
+peak-memory marks the timed forward passes and training steps, the energy window (GPU), the
+saved-tensor count and the FLOP count (of the eager model; both slow the call down, so they come after
+the clock), the accuracy run (it changes the weights), and gradient reach on the trained model. A
+figure that cannot be had is None with its reason in ``missing``; nothing is ever 0 by default.
 
 The timed forward pass records the autograd graph, as the forward of a training step does, so
 ``step_time_s - fwd_time_s`` is the loss and backward; a training step is ``zero_grad``, forward,
@@ -27,6 +28,7 @@ from attnbench.measure import flops as flops_mod
 from attnbench.measure import memory, reach
 from attnbench.measure._device import Unavailable
 from attnbench.measure.allocator import keep_freed_memory
+from attnbench.measure.compiled import CompileFailed, compile_model, compile_step
 from attnbench.measure.environment import environment
 from attnbench.measure.timing import time_fn
 from attnbench.schema import empty_row
@@ -88,8 +90,12 @@ def measure(point: Point, options: Options | None = None, *, progress: bool = Fa
     out.set(**{**config_columns(point, options), "device": str(device)})  # where it ran: cuda -> cuda:0
     skip = point.skip_reason  # the variant's own skip, or an axis value it does not take (a sweep's)
     if skip is None:
-        _measure_into(out, point, options, task, device, dtype, progress)
-        out.set(status="ok", error="")
+        try:
+            _measure_into(out, point, options, task, device, dtype, progress)
+            out.set(status="ok", error="")
+        except CompileFailed as exc:  # stored with its reason, like any failed point; the sweep goes on
+            out.lack(("compile_time_s",), str(exc))
+            out.set(status="error", error=str(exc))
     else:
         out.set(status="skipped", error=skip)
     env, env_missing = environment(device)
@@ -115,13 +121,20 @@ def _measure_into(
     model = point.build_model(task)
     x, y = _batch(task, point, device, dtype)
     b, t_len, h = point.batch, task.seq_len, point.hidden_size
+    timed = compile_model(model, options.compile)  # the model itself unless compile is asked for
 
     def forward() -> Tensor:
-        return model(x).logits
+        return timed(x).logits
 
     def step() -> None:
         model.zero_grad(set_to_none=True)
-        task.loss(model(x).logits, y).backward()
+        task.loss(timed(x).logits, y).backward()
+
+    first_step = None
+    if options.compile == "none":
+        out.lack(("compile_time_s",), "compile=none: eager")
+    else:  # compiled now, forward and backward, before any clock runs
+        first_step = compile_step(step, options.compile)
 
     # the machine's matmul rate at the size of the gate product every variant runs each step
     rate = flops_mod.matmul_rate(b, h, 4 * h, device, dtype)
@@ -132,6 +145,8 @@ def _measure_into(
     fwd = time_fn(forward, repeats=options.repeats, warmup=options.warmup, device=device, label="forward")
     stp = time_fn(step, repeats=options.repeats, warmup=options.warmup, device=device, label="step")
     out.set(**fwd.columns("fwd_time"), **stp.columns("step_time"))
+    if first_step is not None:
+        out.set(compile_time_s=max(first_step - stp.median, 0.0))
     if stp.median <= 0:  # below the clock's resolution: no rate can be derived
         out.lack(("tokens_per_s", "flops_per_s", "peak_fraction"), "training step faster than the clock resolves")
     else:
@@ -150,10 +165,14 @@ def _measure_into(
     if reading is not None:
         out.set(energy_j=reading.joules_per_step, power_w=reading.watts)
 
-    # ----- saved bytes and FLOPs (instrumented, after the clock) ---------------------------------
+    # ----- saved bytes and FLOPs (instrumented, after the clock; of the eager model, the algorithm's) --
+
+    def eager_forward() -> Tensor:
+        return model(x).logits
+
     model.zero_grad(set_to_none=True)
-    out.set(saved_bytes=memory.saved_bytes(forward, exclude=[*model.parameters(), x, y]))
-    counted, _ = flops_mod.count_flops(forward, lambda logits: task.loss(logits, y).backward())
+    out.set(saved_bytes=memory.saved_bytes(eager_forward, exclude=[*model.parameters(), x, y]))
+    counted, _ = flops_mod.count_flops(eager_forward, lambda logits: task.loss(logits, y).backward())
     model.zero_grad(set_to_none=True)
     out.set(flops_fwd=counted.forward, flops_bwd=counted.backward, matmul_flops_per_s=rate)
     if stp.median > 0:

@@ -110,7 +110,7 @@ def measure_point(job: Job) -> dict[str, Any]:
     try:
         _inject_fault(job)
         row.update(measure(job.point, job.options))  # the same point_id and label as config_row's
-        row["status"] = "ok"
+        row["status"] = row.get("status") or "ok"  # measure's own: error for a compile that failed
     except Exception as exc:
         status = "oom" if is_oom(exc) else "error"
         row.update(_environment(job.point.device))

@@ -210,6 +210,11 @@ class _MemorySequence(torch.autograd.Function):
         return None, cell.input_grad(), d_ih, d_hh, d_b_ih, d_b_hh, d_w_query, d_w_key, grad_v
 
 
+# Opaque to TorchDynamo (the compile option, attnbench.measure.compiled): the node's forward writes into
+# views of preallocated buffers, which Dynamo cannot trace; a compiled model runs it eagerly, as one node.
+_memory_sequence = torch.compiler.disable(_MemorySequence.apply)
+
+
 class MemoryLSTM(RecurrentVariant):
     """Base of the additive-attention LSTMs; subclasses implement :meth:`attended_set`."""
 
@@ -232,7 +237,7 @@ class MemoryLSTM(RecurrentVariant):
         # the scores in sigmoid form (attnbench.ops.scores), scaled once per pass
         weights = tuple(to_sigmoid_form(p) for p in (self.query.weight, self.key.weight, self.score))
         if not diagnostics:
-            hidden = _MemorySequence.apply(self.attended_set, x, *gates, *weights)  # (T, B, H)
+            hidden = _memory_sequence(self.attended_set, x, *gates, *weights)  # (T, B, H)
             return VariantOutput(self.head(hidden.transpose(0, 1)))
         # h_{T-1} is never read; step t writes row t - 1 before any read of it
         bank = BankStorage(b, max(t_len - 1, 1), self.hidden_size, self.hidden_size, like=x, zero=False)

@@ -220,6 +220,11 @@ class _SabSequence(torch.autograd.Function):
         return None, cell.input_grad(), d_ih, d_hh, d_b_ih, d_b_hh, *grads
 
 
+# Opaque to TorchDynamo (the compile option, attnbench.measure.compiled): the node's forward writes into
+# views of preallocated buffers, which Dynamo cannot trace; a compiled model runs it eagerly, as one node.
+_sab_sequence = torch.compiler.disable(_SabSequence.apply)
+
+
 @register_variant
 class SAB(RecurrentVariant):
     """LSTM with sparse top-k attention over memories stored every k_att steps."""
@@ -269,7 +274,7 @@ class SAB(RecurrentVariant):
         weights = (w_query, b_query, w_key, w_score)
         if not diagnostics:
             config = (k_trunc, k_att, k_top, max_mem)
-            states, summaries = _SabSequence.apply(config, x, *gates, *weights)
+            states, summaries = _sab_sequence(config, x, *gates, *weights)
             both = torch.cat([states[1:], summaries], dim=2).transpose(0, 1)  # (B, T, 2H)
             return VariantOutput(self.head(both))
         # memory j holds h at step (j + 1) k_att - 1; the last step's is never read

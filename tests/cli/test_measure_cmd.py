@@ -40,6 +40,7 @@ def test_json_to_stdout_is_only_json(tiny_task, capsys) -> None:  # noqa: F811
         (["-p", "k_top"], "expected NAME=VALUE"),
         (["-p", "k_top=0"], "k_top='0' is not allowed"),
         (["--repeats", "0"], "repeats=0 is not allowed"),
+        (["--compile", "fast"], "fast"),
         (["--json", "/no/such/dir/row.json"], "does not exist"),
     ],
 )

@@ -37,3 +37,16 @@ def test_allocation_failures_are_oom(exc):
 @pytest.mark.parametrize("exc", [RuntimeError("simulated failure"), ValueError("shape mismatch"), KeyError("x")])
 def test_other_failures_are_not(exc):
     assert not is_oom(exc)
+
+
+def test_a_row_measure_stores_as_error_stays_an_error(monkeypatch):
+    """A compile that fails comes back from measure as an error row (attnbench.measure.compiled); the
+    worker keeps it so, with its reason, instead of calling the point ok."""
+    import attnbench.measure
+    from attnbench.config import Job, Options, Point
+    from attnbench.sweep.worker import measure_point
+
+    reason = "torch.compile(mode='default') failed: BackendCompilerFailed: no C++ compiler"
+    monkeypatch.setattr(attnbench.measure, "measure", lambda point, options: {"status": "error", "error": reason})
+    row = measure_point(Job(Point.make("lstm", "copy", seq_len=4), Options(compile="default")))
+    assert row["status"] == "error" and row["error"] == reason
