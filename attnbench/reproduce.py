@@ -48,9 +48,9 @@ class Run:
 LSTM_PAPER = ((100, "99.8"), (200, "~56"), (300, "~36"))
 # Paper figures: copy, accuracy over the last 10 steps, each model trained at that T (SAB paper).
 RUNS: tuple[Run, ...] = (
-    Run("lstm", "lstm, full BPTT", "lstm", (), "adam", 6000, LSTM_PAPER),
-    Run("lstm_long", "lstm, full BPTT", "lstm", (), "adam", 6000, LSTM_PAPER, long=True),
-    Run("lstm_tbptt", "lstm, truncated BPTT (k_trunc=5)", "lstm", (("k_trunc", 5),), "adam", 3000, ((100, "20-31"),)),
+    Run("lstm", "lstm, full BPTT", "lstm", (), "adam", 5000, LSTM_PAPER),
+    Run("lstm_long", "lstm, full BPTT", "lstm", (), "adam", 5000, LSTM_PAPER, long=True),
+    Run("lstm_tbptt", "lstm, truncated BPTT (k_trunc=5)", "lstm", (("k_trunc", 5),), "adam", 2000, ((100, "20-31"),)),
     Run("dense", "dense (full attention)", "dense", (), "rmsprop", 3000),
     Run(
         "sab",
@@ -59,7 +59,7 @@ RUNS: tuple[Run, ...] = (
         # k_att <= k_trunc puts a memory in every truncation window, so every symbol can be learned
         (("k_trunc", 5), ("k_top", 5), ("k_att", 2)),
         "adam",
-        3000,
+        4000,
         ((100, "~100"), (200, "~100"), (300, "~100")),
     ),
     # rsm learns the symbols one after another: about 11k steps to 99% at the default scale
