@@ -245,7 +245,16 @@ def run(args: argparse.Namespace) -> int:
     spec, name = build_spec(args)
     check_executor(args)
     if spec.workers > 1 and args.executor != "process":
-        raise UsageError(f"workers={spec.workers} only applies to the process executor (this one is {args.executor!r})")
+        if getattr(args, "workers", None) is not None:  # asked for on this command line: a mistake
+            raise UsageError(
+                f"--workers {spec.workers} only applies to the process executor (this one is {args.executor!r})"
+            )
+        print(  # from the spec or preset: said, and the executor's own parallelism applies
+            f"attnbench: warning: workers={spec.workers} (from {name}) only applies to the process executor; "
+            f"the {args.executor} executor ignores it",
+            file=sys.stderr,
+        )
+        spec = spec.replace(workers=1)
     out = Path(args.out or f"results/{name}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} exists and is not a directory")

@@ -114,22 +114,29 @@ def _task_params(text: Any) -> dict[str, Any]:
 
 
 def _with_task_params(frame: pd.DataFrame) -> list[str]:
-    """Series names, with the task parameters that vary within a task other than its length appended
-    (mqar over two numbers of pairs: ``dense (pairs=4)`` and ``dense (pairs=8)`` are two series)."""
+    """Series names, with the task parameters that differ between rows of one task at one length
+    appended (mqar over two numbers of pairs: ``dense (pairs=4)`` and ``dense (pairs=8)`` are two
+    series). A parameter that only follows the length (copy's delay) is the length axis, not a name."""
     names = list(frame["series"])
     if not len(frame):
         return names
     params = [_task_params(t) for t in frame["task_params"]]
-    for task in frame["task"].unique():
-        rows = [i for i, t in enumerate(frame["task"]) if t == task]
+    lengths = [None if pd.isna(v) else v for v in frame["seq_len"]]
+    tasks = list(frame["task"])
+    for task in set(tasks):
+        rows = [i for i, t in enumerate(tasks) if t == task]
         keys = sorted({k for i in rows for k in params[i]})
-        varying = [
-            k for k in keys if k != "seq_len" and len({json.dumps(params[i].get(k), sort_keys=True) for i in rows}) > 1
-        ]
-        for i in rows:
-            if varying:
-                shown = ",".join(f"{k}={'none' if params[i].get(k) is None else params[i].get(k)}" for k in varying)
-                names[i] = f"{names[i]} ({shown})"
+
+        def varies(key: str, rows: list[int] = rows) -> bool:
+            seen: dict[Any, set[str]] = {}
+            for i in rows:
+                seen.setdefault(lengths[i], set()).add(json.dumps(params[i].get(key), sort_keys=True))
+            return any(len(values) > 1 for values in seen.values())
+
+        varying = [k for k in keys if varies(k)]
+        for i in rows if varying else []:
+            shown = ",".join(f"{k}={'none' if params[i].get(k) is None else params[i].get(k)}" for k in varying)
+            names[i] = f"{names[i]} ({shown})"
     return names
 
 

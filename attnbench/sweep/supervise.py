@@ -136,9 +136,16 @@ def start_forkserver(ctx: Any) -> str | None:
 
     old = os.environ.get("PYTHONSAFEPATH")
     os.environ["PYTHONSAFEPATH"] = "1"  # Python >= 3.11: no current directory first on the server's path
+    # The server starts with Ctrl-C ignored (inherited across exec), so Python leaves it ignored there and
+    # every worker forked from it is born ignoring it: a Ctrl-C landing before a worker's own guard is
+    # installed cannot print a "Process ForkServerProcess-N" traceback. Ctrl-C is the sweep's to handle.
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     try:
         multiprocessing.forkserver.ensure_running()
     finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, old_int)
         if old is None:
             del os.environ["PYTHONSAFEPATH"]
         else:

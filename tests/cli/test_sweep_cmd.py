@@ -25,7 +25,7 @@ from attnbench.results import ResultsDir, load
 from attnbench.sweep import executors, worker
 from tests.sweep.conftest import TINY, built_fixture, sweep  # noqa: F401 (built_fixture: the fixture `built`)
 
-ONE = ["--variants", "lstm", "--seq-len", "3", "-p", "lstm.k_trunc=none", *TINY]
+ONE = ["--variants", "lstm", "--seq-len", "3", "-p", "lstm.k_trunc=none", "--seeds", "0", "--workers", "1", *TINY]
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -281,7 +281,20 @@ def test_yes_runs_a_sweep_past_the_threshold_and_says_how_long_it_may_take(tmp_p
 
     monkeypatch.setattr(cmd, "CONFIRM_POINTS", 2)
     out = tmp_path / "r"
-    argv = ["sweep", "--variants", "lstm", "--seq-len", "3,4,5", "-p", "lstm.k_trunc=none", "--out", str(out)]
+    argv = [
+        "sweep",
+        "--variants",
+        "lstm",
+        "--seq-len",
+        "3,4,5",
+        "-p",
+        "lstm.k_trunc=none",
+        "--seeds",
+        "0",
+        "--workers",
+        "1",
+    ]
+    argv += ["--out", str(out)]
     _one_line_error(capsys, main(argv), "this sweep has 3 points to run (more than 2)", "pass --yes")
     assert not ran and not out.exists()
     assert main([*argv, "--yes", "--timeout", "60"]) == 0

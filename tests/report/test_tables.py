@@ -110,11 +110,13 @@ def test_series_name_the_task_parameters_that_vary():
     from attnbench.report.tables import normalise
 
     rows = [
-        {"label": "dense", "variant": "dense", "task": "mqar", "task_params": '{"pairs": 4, "seq_len": 32}'},
+        {"label": "dense", "variant": "dense", "task": "mqar", "task_params": '{"pairs": 4, "seq_len": 64}'},
         {"label": "dense", "variant": "dense", "task": "mqar", "task_params": '{"pairs": 8, "seq_len": 64}'},
         {"label": "lstm", "variant": "lstm", "task": "copy", "task_params": '{"seq_len": 10}'},
         {"label": "lstm", "variant": "lstm", "task": "copy", "task_params": '{"seq_len": 30}'},
     ]
+    for row, length in zip(rows, (64, 64, 30, 50)):
+        row["seq_len"] = length
     series = list(normalise(pd.DataFrame(rows))["series"])
     # two numbers of pairs are two series; copy's length is the seq_len axis, not part of the name
     assert series == ["dense (pairs=4)", "dense (pairs=8)", "lstm", "lstm"]

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-TINY = ["--batch", "2", "--hidden", "4", "--repeats", "1", "--warmup", "0", "--train-steps", "0", "--no-progress"]
+TINY = [
+    *("--seeds", "0", "--workers", "1"),  # one point per configuration, whatever the default preset's seeds
+    *("--batch", "2", "--hidden", "4", "--repeats", "1", "--warmup", "0", "--train-steps", "0", "--no-progress"),
+]
 
 
 def sweep(

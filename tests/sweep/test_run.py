@@ -86,7 +86,7 @@ def test_workers_run_points_side_by_side_with_the_same_isolation(out):
 
 def test_workers_need_the_process_executor(out):
     done = sweep(*GRID, "--workers", "2", "--executor", "local", "--out", str(out))
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "workers=2" in done.stderr
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--workers 2" in done.stderr
     assert not out.exists() or not list((out / "points").glob("*.json"))
 
 
