@@ -216,16 +216,38 @@ class PointClaim:
         except (OSError, ValueError, KeyError, TypeError):
             return "another sweep"
 
+    def _holder_is_dead(self) -> bool:
+        """The file names a process of this host that no longer exists (its reaper is cleaning up)."""
+        try:
+            info = json.loads(self.path.read_text())
+            pid, host = int(info["pid"]), info["host"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        if host != socket.gethostname():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
     def acquire(self) -> bool:
         """Claim the point; False if another live process holds it."""
         import fcntl
 
+        patience = 40  # polls of 50 ms while a dead holder's reaper removes its claim
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
+                if patience and self._holder_is_dead():  # the lock is the reaper's, for an instant: again
+                    patience -= 1
+                    time.sleep(0.05)
+                    continue
                 return False
             try:
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
