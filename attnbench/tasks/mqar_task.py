@@ -32,6 +32,7 @@ from torch import Tensor
 
 from attnbench.errors import UsageError
 from attnbench.params import Param
+from attnbench.tasks._recall import _check
 from attnbench.tasks.base import Task, check_split
 from attnbench.tasks.registry import register_task
 
@@ -137,7 +138,7 @@ class MQARTask(Task):
         # N distinct gaps, drawn one after another with renormalised weights (numpy's choice without replacement)
         gaps = torch.multinomial(weights.expand(b, space), n, replacement=False, generator=generator)
         filler = torch.randint(0, v, (b, t), generator=generator, device=dev)
-        x = filler.clone()
+        x = filler  # drawn for this batch alone: written in place
         x[:, 0:context:2] = keys
         x[:, 1:context:2] = values
         where = context + 2 * gaps  # (B, N) query positions
@@ -160,25 +161,18 @@ class MQARTask(Task):
         x = F.one_hot(tokens.to(device), self.vocab_size).float()  # one-hot on the target device
         return x, y.to(device)
 
-    def _check(self, logits: Tensor, y: Tensor) -> None:
-        if logits.dim() != 3 or logits.shape[:2] != y.shape or logits.shape[2] != self.output_size:
-            raise ValueError(
-                f"{self.name}: expected logits (B, T, {self.output_size}) and labels (B, T), "
-                f"got {tuple(logits.shape)} and {tuple(y.shape)}"
-            )
-
     def loss(self, logits: Tensor, y: Tensor) -> Tensor:
-        self._check(logits, y)
+        _check(self, logits, y)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE)
 
     def score(self, logits: Tensor, y: Tensor) -> float:
-        self._check(logits, y)
+        _check(self, logits, y)
         asked = y != IGNORE
         return (logits.argmax(-1)[asked] == y[asked]).float().mean().item()
 
     def last_step_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """The loss at each sequence's last query (the last step itself is usually not asked about)."""
-        self._check(logits, y)
+        _check(self, logits, y)
         steps = torch.arange(y.shape[1], device=y.device).expand_as(y)
         last = torch.where(y != IGNORE, steps, -1).amax(1)  # (B,) every sequence has N >= 1 queries
         rows = torch.arange(y.shape[0], device=y.device)
