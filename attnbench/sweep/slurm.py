@@ -241,6 +241,13 @@ def _stored_since(results: ResultsDir, point_id: str, before: list[int] | None) 
     return results.read(point_id) if now is not None and now != before else None
 
 
+def _say_collecting(total: int, stored: int) -> None:
+    """One line on what a rerun takes over from earlier jobs, those already finished included (--no-wait)."""
+    if total:
+        already = f" ({stored} of them already stored)" if stored else ""
+        print(f"attnbench: collecting {total} point(s) from Slurm jobs submitted earlier{already}", file=sys.stderr)
+
+
 @dataclass
 class SlurmExecutor:
     """All points as one Slurm job array; waits for their rows (or only submits, ``wait=False``)."""
@@ -303,6 +310,7 @@ class SlurmExecutor:
         ]
         jobs_file.update(drop=collected)
         if not mine:
+            _say_collecting(len(collected), len(collected))
             return {}
         info = query_jobs(str(recorded[pid].get("job_id")) for pid in mine) or {}
         adopted, stale = {}, []
@@ -314,8 +322,7 @@ class SlurmExecutor:
                 stale.append(pid)  # Slurm has forgotten the job and it stored nothing: submit again
         jobs_file.update(drop=stale)
         self.adopted = len(adopted)
-        if adopted:
-            print(f"attnbench: collecting {len(adopted)} point(s) from Slurm jobs submitted earlier", file=sys.stderr)
+        _say_collecting(len(adopted) + len(collected), len(collected))
         return adopted
 
     def _submit(self, points: list[Point], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:

@@ -195,6 +195,21 @@ def test_resume_adopts_recorded_jobs_before_submitting(tmp_path, monkeypatch):
     assert json.loads(jobs.path.read_text())["jobs"].keys() == {running.point_id}
 
 
+def test_resume_after_every_job_finished_says_it_collected_them(tmp_path, monkeypatch, capsys):
+    """A --no-wait array that finished before the rerun: nothing left to run, and the rerun says so."""
+    results = ResultsDir(tmp_path / "out")
+    points = _points(2)
+    jobs = JobsFile(results.path)
+    jobs.update(add={p.point_id: {"job_id": f"7_{i}", "submitted": 0, "before": None} for i, p in enumerate(points)})
+    for p in points:
+        results.write({"point_id": p.point_id, "status": "ok"})
+    monkeypatch.setattr(slurm_mod, "query_jobs", lambda ids: pytest.fail("no job left to ask Slurm about"))
+    assert _executor(tmp_path)._adopt([], results, jobs) == {}
+    assert not jobs.path.exists()
+    err = capsys.readouterr().err
+    assert "collecting 2 point(s) from Slurm jobs submitted earlier (2 of them already stored)" in err
+
+
 def test_the_job_enforces_the_workers_own_time_limit(tmp_path):
     (point,) = _points(1)
     code = (
