@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                 if round_:
                     times[w, label].append(t)
         # each round's times as they come: a run stopped early keeps what it measured
-        done = " ".join(f"{names[w]}/{label} {times[w, label][-1]:.3f}" for w in range(2) for label in args.only)
-        print(f"round {round_} done" + (f": {done}" if round_ else ""), file=sys.stderr, flush=True)
+        done = [f"{names[w]}/{label} {times[w, label][-1]:.3f}" for w in range(2) for label in args.only if round_]
+        print(f"round {round_} done" + (": " + " ".join(done) if done else ""), file=sys.stderr, flush=True)
     for proc in workers:
         proc.stdin.close()
         proc.wait()
