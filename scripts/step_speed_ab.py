@@ -2,8 +2,9 @@
 
 Each commit's attnbench is loaded in a worker process of its own (PYTHONPATH set to that checkout) that
 builds the variants of scripts/step_speed.py and times one step per request; the driver asks every
-(commit, variant) pair in turn, round after round, so drift in machine speed hits both commits alike.
-Ratios are against each commit's own LSTMCell loop within the same round.
+(commit, variant) pair in turn, round after round, so drift in machine speed hits both commits alike;
+which commit goes first in a pair alternates from round to round (the second runs warm). Ratios are
+against each commit's own LSTMCell loop within the same round.
 
     git worktree add /tmp/old be8690c
     OMP_NUM_THREADS=1 python scripts/step_speed_ab.py --trees /tmp/old . --batch 32 --repeats 5
@@ -74,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     times = {(w, label): [] for w in range(2) for label in args.only}
     for round_ in range(args.repeats + 1):  # round 0 is the warm-up
         for label in args.only:
-            for w, proc in enumerate(workers):
+            # the checkout timed second in a pair runs right after the same code path in the other process,
+            # warm (a shared library's pages, caches): alternate which one goes first, round by round
+            for w in (0, 1) if round_ % 2 else (1, 0):
+                proc = workers[w]
                 proc.stdin.write(label + "\n")
                 proc.stdin.flush()
                 t = float(proc.stdout.readline())
