@@ -4,6 +4,7 @@ Both follow the released code (SAB's ``copying_data``, MemoryNets' ``copytask.py
 ``denoisetask.py``): ``N_RECALL`` = 10 symbols drawn uniformly from 1..8, blank 0, marker 9; the input is
 one-hot over the 10 codes 0..9, the output has 9 classes (blank and the 8 symbols). The loss is
 cross-entropy over every step; accuracy counts only the last 10 steps, where the symbols are due.
+:class:`OneHotTask`, the one-hot input drawn as codes, is shared with mqar.
 """
 
 from __future__ import annotations
@@ -27,11 +28,31 @@ def draw_symbols(batch: int, generator: torch.Generator) -> Tensor:
     return torch.randint(1, N_SYMBOLS + 1, (batch, N_RECALL), generator=generator, device=generator.device)
 
 
-class RecallTask(Task):
-    """Base of copy and denoise: one-hot codes in, symbols out on the last ``N_RECALL`` steps.
+class OneHotTask(Task):
+    """A task whose inputs are one-hot codes: subclasses implement :meth:`codes`, the (B, T) long input
+    codes (``0 .. input_size - 1``) and (B, T) long targets, on the generator's device."""
 
-    Subclasses implement :meth:`codes`, the (B, T) long input codes and (B, T) long targets.
-    """
+    def codes(self, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Input codes (B, T) and targets (B, T), both long, on the generator's device."""
+        raise NotImplementedError
+
+    def sample(
+        self,
+        batch_size: int,
+        generator: torch.Generator,
+        device: torch.device | str | None = None,
+        split: str = "train",
+    ) -> tuple[Tensor, Tensor]:
+        # fresh random sequences: the splits differ only by the generator the caller passes
+        check_split(self, split)
+        codes, y = self.codes(batch_size, generator)
+        device = generator.device if device is None else device
+        x = F.one_hot(codes.to(device), self.input_size).float()  # one-hot on the target device: (B, T, codes)
+        return x, y.to(device)
+
+
+class RecallTask(OneHotTask):
+    """Base of copy and denoise: one-hot codes in, symbols out on the last ``N_RECALL`` steps."""
 
     metric = "accuracy"
     higher_is_better = True
@@ -57,24 +78,6 @@ class RecallTask(Task):
     @property
     def seq_len(self) -> int:
         return self.delay + 2 * N_RECALL
-
-    def codes(self, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """Input codes (B, T) and targets (B, T), both long, on the generator's device."""
-        raise NotImplementedError
-
-    def sample(
-        self,
-        batch_size: int,
-        generator: torch.Generator,
-        device: torch.device | str | None = None,
-        split: str = "train",
-    ) -> tuple[Tensor, Tensor]:
-        # fresh random sequences: the two splits differ only by the generator the caller passes
-        check_split(self, split)
-        codes, y = self.codes(batch_size, generator)
-        x = F.one_hot(codes, INPUT_CODES).float()  # (B, T, 10)
-        device = generator.device if device is None else device
-        return x.to(device), y.to(device)
 
     def loss(self, logits: Tensor, y: Tensor) -> Tensor:
         _check(self, logits, y)

@@ -32,8 +32,7 @@ from torch import Tensor
 
 from attnbench.errors import UsageError
 from attnbench.params import Param
-from attnbench.tasks._recall import _check
-from attnbench.tasks.base import Task, check_split
+from attnbench.tasks._recall import OneHotTask, _check
 from attnbench.tasks.registry import register_task
 
 IGNORE = -100  # label of the positions that are neither trained on nor scored (Zoology's, torch's default)
@@ -42,7 +41,7 @@ ZOOLOGY_RATIO = 16  # Zoology's figure pairs sequence lengths 64, 128, 256 with 
 
 
 @register_task
-class MQARTask(Task):
+class MQARTask(OneHotTask):
     """Multi-query associative recall: recall each key's value when the key comes again."""
 
     name = "mqar"
@@ -124,7 +123,7 @@ class MQARTask(Task):
         """
         return 1.0 / (self.vocab_size - self.vocab_size // 2)
 
-    def tokens(self, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    def codes(self, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Input tokens (B, T) and labels (B, T), both long, labels IGNORE except at the queries."""
         b, t, v, n = batch_size, self.seq_len, self.vocab_size, self.pairs
         dev = generator.device
@@ -146,20 +145,6 @@ class MQARTask(Task):
         y = torch.full((b, t), IGNORE, dtype=torch.long, device=dev)
         y.scatter_(1, where + self.lag, values)
         return x, y
-
-    def sample(
-        self,
-        batch_size: int,
-        generator: torch.Generator,
-        device: torch.device | str | None = None,
-        split: str = "train",
-    ) -> tuple[Tensor, Tensor]:
-        # fresh random sequences: the splits differ only by the generator the caller passes
-        check_split(self, split)
-        tokens, y = self.tokens(batch_size, generator)
-        device = generator.device if device is None else device
-        x = F.one_hot(tokens.to(device), self.vocab_size).float()  # one-hot on the target device
-        return x, y.to(device)
 
     def loss(self, logits: Tensor, y: Tensor) -> Tensor:
         _check(self, logits, y)

@@ -12,7 +12,7 @@ from attnbench.tasks.mqar_task import IGNORE
 
 def _batch(seed: int = 0, batch: int = 64, **params: int) -> tuple[torch.Tensor, torch.Tensor, object]:
     task = build_task("mqar", **params)
-    x, y = task.tokens(batch, torch.Generator().manual_seed(seed))
+    x, y = task.codes(batch, torch.Generator().manual_seed(seed))
     return x, y, task
 
 
