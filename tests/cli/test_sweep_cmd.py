@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from attnbench.cli import main
-from attnbench.config import Job, Options, Point
+from attnbench.config import Job, Options, Point, config_columns
 from attnbench.results import ResultsDir, load
 from attnbench.sweep import executors, worker
-from tests.sweep.conftest import TINY, built_fixture, sweep  # noqa: F401 (built_fixture: the fixture `built`)
+from tests.sweep.conftest import THREE_POINTS, TINY, built_fixture, sweep  # noqa: F401 (built_fixture: the fixture `built`)
 
 ONE = ["--variants", "lstm", "--seq-len", "3", "-p", "lstm.k_trunc=none", "--seeds", "0", "--workers", "1", *TINY]
 
@@ -281,20 +281,7 @@ def test_yes_runs_a_sweep_past_the_threshold_and_says_how_long_it_may_take(tmp_p
 
     monkeypatch.setattr(cmd, "CONFIRM_POINTS", 2)
     out = tmp_path / "r"
-    argv = [
-        "sweep",
-        "--variants",
-        "lstm",
-        "--seq-len",
-        "3,4,5",
-        "-p",
-        "lstm.k_trunc=none",
-        "--seeds",
-        "0",
-        "--workers",
-        "1",
-    ]
-    argv += ["--out", str(out)]
+    argv = [*THREE_POINTS, "--workers", "1", "--out", str(out)]
     _one_line_error(capsys, main(argv), "this sweep has 3 points to run (more than 2)", "pass --yes")
     assert not ran and not out.exists()
     assert main([*argv, "--yes", "--timeout", "60"]) == 0
@@ -302,9 +289,7 @@ def test_yes_runs_a_sweep_past_the_threshold_and_says_how_long_it_may_take(tmp_p
     assert "attnbench: 3 point(s) to run: at most 3 min at the 60 s time limit per point" in capsys.readouterr().err
     # resuming: the median wall time of the points stored, and only the points left count
     (first,) = [job for job, _ in zip(ran[0].todo, range(1))]
-    ResultsDir(out).write(
-        {**__import__("attnbench.config").config.config_columns(*first), "status": "ok", "wall_time_s": 120.0}
-    )
+    ResultsDir(out).write({**config_columns(*first), "status": "ok", "wall_time_s": 120.0})
     assert main([*argv, "--resume"]) == 0  # two points left: under the threshold, no --yes
     assert [len(p.todo) for p in ran] == [3, 2]
     err = capsys.readouterr().err

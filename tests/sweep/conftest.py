@@ -15,6 +15,10 @@ TINY = [
 ]
 
 
+# a three-point sweep (lengths 3, 4 and 5 of one lstm, one seed): the size checks' smallest grid
+THREE_POINTS = ["sweep", "--variants", "lstm", "--seq-len", "3,4,5", "-p", "lstm.k_trunc=none", "--seeds", "0"]
+
+
 def sweep(
     *args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None
 ) -> subprocess.CompletedProcess:

@@ -8,6 +8,7 @@ from attnbench.cli import build_parser
 from attnbench.cli.sweep_cmd import build_spec
 from attnbench.sweep import expand, preset_names
 from attnbench.variants import list_variants
+from tests.sweep.conftest import THREE_POINTS
 
 
 def _spec(*argv: str):
@@ -61,19 +62,7 @@ def test_a_large_sweep_asks_for_yes_and_the_dry_run_lists_the_first_rows(tmp_pat
 
     monkeypatch.setattr(cmd, "CONFIRM_POINTS", 2)
     monkeypatch.setattr(cmd, "DRY_RUN_ROWS", 2)
-    argv = [
-        "sweep",
-        "--variants",
-        "lstm",
-        "--seq-len",
-        "3,4,5",
-        "-p",
-        "lstm.k_trunc=none",
-        "--seeds",
-        "0",
-        "--out",
-        str(tmp_path / "r"),
-    ]
+    argv = [*THREE_POINTS, "--out", str(tmp_path / "r")]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("attnbench: error: this sweep has 3 points to run (more than 2)")
