@@ -241,13 +241,6 @@ def _stored_since(results: ResultsDir, point_id: str, before: list[int] | None) 
     return results.read(point_id) if now is not None and now != before else None
 
 
-def _say_collecting(total: int, stored: int) -> None:
-    """One line on what a rerun takes over from earlier jobs, those already finished included (--no-wait)."""
-    if total:
-        already = f" ({stored} of them already stored)" if stored else ""
-        print(f"attnbench: collecting {total} point(s) from Slurm jobs submitted earlier{already}", file=sys.stderr)
-
-
 @dataclass
 class SlurmExecutor:
     """All points as one Slurm job array; waits for their rows (or only submits, ``wait=False``)."""
@@ -309,20 +302,24 @@ class SlurmExecutor:
             if pid not in mine and _stored_since(results, pid, entry.get("before")) is not None
         ]
         jobs_file.update(drop=collected)
-        if not mine:
-            _say_collecting(len(collected), len(collected))
-            return {}
-        info = query_jobs(str(recorded[pid].get("job_id")) for pid in mine) or {}
         adopted, stale = {}, []
+        info = (query_jobs(str(recorded[pid].get("job_id")) for pid in mine) or {}) if mine else {}
         for pid, point in mine.items():
             job_id, before = str(recorded[pid].get("job_id")), recorded[pid].get("before")
             if job_id in info or _stored_since(results, pid, before) is not None:
                 adopted[pid] = Pending(point, job_id, before)
             else:
                 stale.append(pid)  # Slurm has forgotten the job and it stored nothing: submit again
-        jobs_file.update(drop=stale)
+        if stale:
+            jobs_file.update(drop=stale)
         self.adopted = len(adopted)
-        _say_collecting(len(adopted) + len(collected), len(collected))
+        if adopted or collected:  # collected: finished since a --no-wait run returned, nothing left to wait for
+            already = f" ({len(collected)} of them already stored)" if collected else ""
+            print(
+                f"attnbench: collecting {len(adopted) + len(collected)} point(s) from Slurm jobs submitted "
+                f"earlier{already}",
+                file=sys.stderr,
+            )
         return adopted
 
     def _submit(self, points: list[Point], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:
