@@ -415,6 +415,59 @@ class Job(NamedTuple):
         return cls(Point(**point), Options(**data["options"]))
 
 
+class Group(NamedTuple):
+    """A replicate group: jobs of one configuration that differ only in seed and learning rate, measured in
+    one job (one process, one Slurm task) and trained together (:func:`attnbench.training.train_group`).
+
+    The unit the sweep's executors run; a group of one job is a job run alone. Its id, label and skip
+    reason are those of its first job.
+    """
+
+    jobs: tuple[Job, ...]
+
+    @property
+    def point_id(self) -> str:
+        """The first job's id (every member keeps its own, in its own row)."""
+        return self.jobs[0].point_id
+
+    @property
+    def point_ids(self) -> list[str]:
+        """Every member's id, in order."""
+        return [job.point_id for job in self.jobs]
+
+    @property
+    def label(self) -> str:
+        """The configuration's label, with the number of replicates when there are several."""
+        n = len(self.jobs)
+        return self.jobs[0].label if n == 1 else f"{self.jobs[0].label} x{n}"
+
+    @property
+    def point(self) -> Point:
+        """The first job's point (the configuration: device, task, variant)."""
+        return self.jobs[0].point
+
+    @property
+    def skip_reason(self) -> str | None:
+        """See :attr:`Point.skip_reason` (a seed or an lr never changes it)."""
+        return self.jobs[0].skip_reason
+
+    def to_json(self) -> str:
+        """The group as JSON (what a worker process receives)."""
+        return json.dumps({"jobs": [json.loads(job.to_json()) for job in self.jobs]})
+
+    @classmethod
+    def from_json(cls, text: str) -> Group:
+        """Inverse of :meth:`to_json`; a single job's JSON (:meth:`Job.to_json`) is a group of one."""
+        data = json.loads(text)
+        items = data.get("jobs", [data])
+        return cls(tuple(Job.from_json(json.dumps(item)) for item in items))
+
+
+def replicate_key(job: Job) -> tuple[Point, Options]:
+    """What the replicates of one configuration share: the job less its seed and learning rate."""
+    return job.point.replace(seed=0), job.options.replace(lr=1.0)
+
+
 def resolve_device(text: str | torch.device) -> torch.device:
     """``text`` as a torch device that exists here; :class:`ParameterError` otherwise."""
     import torch

@@ -52,7 +52,9 @@ METRIC_COLUMNS: dict[str, tuple[str, str]] = {m.name: (m.unit, m.meaning) for m 
 STATUS_COLUMNS: dict[str, str] = {
     "status": "one of " + ", ".join(STATUSES),
     "error": "error message or skip reason (empty when ok)",
-    "wall_time_s": "wall time of the whole point, start-up included",
+    "wall_time_s": "wall time of the whole point, start-up included (of its replicate group: see group_size)",
+    "group_size": "replicates (seeds x learning rates of one configuration) trained together in the job that "
+    "made this row, 1 when trained alone; cost figures are of one model, training seconds of the group",
 }
 
 ENV_COLUMNS: dict[str, str] = {

@@ -10,6 +10,7 @@ whole run.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import Tensor
 from tqdm import tqdm
 
 from attnbench.config import POINT_FIELDS, Options
@@ -96,12 +98,20 @@ def evaluate(
     try:
         for _ in range(batches):
             x, y = task.sample(batch_size, generator, device, split=split)
-            logits = model(x).logits
+            logits = model(_as_model_input(x, model)).logits
             losses.append(task.loss(logits, y).item())
             scores.append(task.score(logits, y))
     finally:
         model.train(was_training)
     return sum(losses) / batches, sum(scores) / batches
+
+
+def _as_model_input(x: Tensor, model: torch.nn.Module) -> Tensor:
+    """``x`` in the model's floating type (a task draws float32; a float64 model is fed float64)."""
+    param = next(model.parameters(), None)
+    if param is not None and x.is_floating_point() and x.dtype != param.dtype:
+        return x.to(param.dtype)
+    return x
 
 
 def train(
@@ -149,6 +159,7 @@ def train(
     with tqdm(total=steps, disable=not show, desc=f"{model.name} on {task.name}", leave=False) as bar:
         for step in range(1, steps + 1):
             x, y = task.sample(batch, generator, device, split="train")
+            x = _as_model_input(x, model)
             logits = net(x).logits  # (B, T, C)
             loss = task.loss(logits, y)
             optimizer.zero_grad(set_to_none=True)
@@ -253,5 +264,200 @@ __all__ = [
     "make_optimizer",
     "time_to_target",
     "train",
+    "train_group",
     "train_point",
 ]
+
+
+# ----- replicates trained together -----------------------------------------------------------------
+
+
+@torch.no_grad()
+def evaluate_group(
+    group: Any,
+    task: Task,
+    batches: int,
+    batch_size: int,
+    seeds: list[int],
+    device: torch.device | str = "cpu",
+    split: str = "test",
+) -> tuple[list[float], list[float]]:
+    """:func:`evaluate` of every replicate of ``group`` at once: replicate g draws its batches from
+    ``seeds[g]`` (the stream it would draw from alone); returns the mean losses and scores, one per replicate."""
+    was_training = group.training
+    group.eval()
+    generators = {s: torch.Generator().manual_seed(s) for s in dict.fromkeys(seeds)}
+    g_size = len(seeds)
+    losses, scores = [0.0] * g_size, [0.0] * g_size
+    try:
+        for _ in range(batches):
+            x, y = _group_batch(task, batch_size, generators, seeds, device, split, group)
+            logits = group(x)  # (G, B, T, C)
+            for g in range(g_size):
+                losses[g] += task.loss(logits[g], y[g]).item()
+                scores[g] += task.score(logits[g], y[g])
+    finally:
+        group.train(was_training)
+    return [v / batches for v in losses], [v / batches for v in scores]
+
+
+def _group_batch(
+    task: Task,
+    batch_size: int,
+    generators: dict[int, torch.Generator],
+    seeds: list[int],
+    device: torch.device | str,
+    split: str,
+    group: Any,
+) -> tuple[Tensor, Tensor]:
+    """One batch per distinct seed, drawn as each replicate would alone, stacked as (G, B, ...): the
+    replicates of one seed (at different learning rates) share it."""
+    drawn = {s: task.sample(batch_size, gen, device, split=split) for s, gen in generators.items()}
+    x = torch.stack([drawn[s][0] for s in seeds])
+    y = torch.stack([drawn[s][1] for s in seeds])
+    dtype = next(group.parameters()).dtype
+    if x.is_floating_point() and x.dtype != dtype:
+        x = x.to(dtype)
+    return x, y
+
+
+class _Replicate:
+    """One replicate's record during a grouped run: its history windows, curve and divergence."""
+
+    def __init__(self) -> None:
+        self.history: list[dict] = []
+        self.sums = [0.0, 0.0, 0]
+        self.curve: list[list[float]] = []
+        self.diverged_at: int | None = None
+
+    def add(self, step: int, loss: float, score: float) -> None:
+        if self.diverged_at is None and not math.isfinite(loss):
+            self.diverged_at = step
+        self.sums[0] += loss
+        self.sums[1] += score
+        self.sums[2] += 1
+
+    def close_window(self, step: int) -> None:
+        n = self.sums[2]
+        if n:
+            self.history.append({"step": step, "split": "train", "loss": self.sums[0] / n, "score": self.sums[1] / n})
+        self.sums = [0.0, 0.0, 0]
+
+
+def train_group(
+    variant: str,
+    task: Task,
+    hidden_size: int,
+    params: dict[str, Any],
+    seeds: list[int],
+    options: list[Options],
+    device: torch.device | str = "cpu",
+    *,
+    progress: bool = False,
+    dtype: torch.dtype | None = None,
+) -> list[tuple[TrainResult, RecurrentVariant]]:
+    """Train the replicates of one configuration, replicate g from seed ``seeds[g]`` with ``options[g]``
+    (the options differ in ``lr`` alone); returns per replicate its :class:`TrainResult` and its trained
+    model (for measurements of the trained model, such as gradient reach).
+
+    Each replicate is built and initialised exactly as :func:`build_model` builds it alone, draws its
+    batches from its own seed's stream (replicates of one seed share them, as they would alone) and has
+    its own learning rate, optimizer state and gradient-norm clip; it gets its own history, learning
+    curve, validation, test and transfer scores. Where the variant trains grouped
+    (:meth:`~attnbench.variants.RecurrentVariant.trains_grouped`), there is more than one replicate and
+    the run is eager (``compile="none"``), they train together as one :class:`~attnbench.groups.ReplicaGroup`;
+    otherwise one after another with :func:`train`, which gives the same results.
+
+    A replicate's training seconds (its curve, ``seconds_to_target``, ``wall_time_s``) are those of the
+    group: the wall time the whole group took to get there (docs/schema.md). ``dtype`` (default: float32,
+    as a model is built) is the parameters' type; inputs are cast to it.
+    """
+    from attnbench.variants import get_variant
+
+    if len(seeds) != len(options) or not seeds:
+        raise ValueError(f"train_group: {len(seeds)} seed(s) for {len(options)} option set(s)")
+    base = options[0]
+    for other in options[1:]:
+        if other.replace(lr=base.lr) != base:
+            raise ValueError("train_group: the replicates of a group differ in seed and lr only")
+    grouped = len(seeds) > 1 and base.compile == "none" and get_variant(variant).trains_grouped()
+    if not grouped:
+        out = []
+        for s, o in zip(seeds, options):
+            model = build_model(variant, task, hidden_size, s, **params).to(dtype=dtype)
+            out.append((train(model, task, o, device, seed=s, progress=progress), model))
+        return out
+    from attnbench.groups import GroupOptimizer, build_group, clip_group_grad_norm_, group_losses
+
+    if base.train_steps < 1:
+        raise ParameterError(f"train: train_steps={base.train_steps!r} is not allowed; expected an integer >= 1")
+    seeds = [POINT_FIELDS["seed"].validate(s, "train") for s in seeds]
+    device = torch.device(device)
+    start = time.perf_counter()
+    group = build_group(variant, task, hidden_size, seeds, **params).to(device=device, dtype=dtype).train()
+    optimizer = GroupOptimizer(group, base.optimizer, [o.lr for o in options])
+    generators = {s: torch.Generator().manual_seed(s) for s in dict.fromkeys(seeds)}
+    steps, batch, g_size = base.train_steps, base.train_batch, len(seeds)
+    window = max(1, steps // HISTORY_POINTS)
+    target = base.target if base.target is not None else task.target
+    marks, val_batches = curve_schedule(steps, base.curve_points, base.eval_batches)
+    valid_seeds = [s + VALID_SEED_OFFSET for s in seeds]
+    reps = [_Replicate() for _ in seeds]
+    val_time = 0.0
+    show = progress and sys.stderr.isatty()
+    with tqdm(total=steps, disable=not show, desc=f"{variant} x{g_size} on {task.name}", leave=False) as bar:
+        for step in range(1, steps + 1):
+            x, y = _group_batch(task, batch, generators, seeds, device, "train", group)
+            logits = group(x)  # (G, B, T, C)
+            losses = group_losses(task, logits, y)  # (G,)
+            optimizer.zero_grad()
+            losses.sum().backward()  # replicates are independent: each gets its own loss's gradient
+            clip_group_grad_norm_(group, base.clip)
+            optimizer.step()
+            values = losses.tolist()  # the step's one synchronisation, as loss.item() alone
+            detached = logits.detach()
+            for g, rep in enumerate(reps):
+                rep.add(step, values[g], task.score(detached[g], y[g]))
+            if step % window == 0 or step == steps:
+                for rep in reps:
+                    rep.close_window(step)
+            if step in marks:
+                began = time.perf_counter()
+                train_seconds = began - start - val_time
+                _, val_scores = evaluate_group(group, task, val_batches, batch, valid_seeds, device, split="valid")
+                val_time += time.perf_counter() - began
+                for rep, val_score in zip(reps, val_scores):
+                    rep.curve.append([step, train_seconds, val_score])
+            bar.update()
+            if all(rep.diverged_at is not None for rep in reps):
+                break  # nothing left to learn
+    eval_seeds = [s + EVAL_SEED_OFFSET for s in seeds]
+    eval_losses, scores = evaluate_group(group, task, base.eval_batches, batch, eval_seeds, device)
+    transfer = {
+        length: evaluate_group(group, other, base.eval_batches, batch, eval_seeds, device)[1]
+        for length, other in task.transfer_tasks().items()
+    }
+    wall = time.perf_counter() - start
+    results = []
+    for g, rep in enumerate(reps):
+        rep.history.append({"step": steps, "split": "test", "loss": eval_losses[g], "score": scores[g]})
+        reached = time_to_target(rep.curve, target, task.higher_is_better)
+        results.append(
+            TrainResult(
+                steps=steps,
+                final_loss=rep.history[-2]["loss"] if len(rep.history) > 1 else math.nan,
+                score=scores[g],
+                metric=task.metric,
+                higher_is_better=task.higher_is_better,
+                chance=task.chance,
+                transfer_scores={length: values[g] for length, values in transfer.items()},
+                wall_time_s=wall,
+                history=rep.history,
+                curve=rep.curve,
+                val_time_s=val_time,
+                target=target,
+                steps_to_target=reached[0],
+                seconds_to_target=reached[1],
+            )
+        )
+    return [(result, group.replica(g)) for g, result in enumerate(results)]

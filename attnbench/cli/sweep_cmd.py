@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 # Flags for every point setting, option and execution setting a spec file can hold (same names).
 SETTINGS = ("batch", "hidden_size", "device", "dtype", *OPTION_FIELDS, "timeout_s", "max_memory", "workers")
+SETTINGS += ("group_size",)
 ALIASES = {"hidden_size": "--hidden", "timeout_s": "--timeout"}
 CONFIRM_POINTS = 5000  # a sweep with more points to run than this asks for --yes
 DRY_RUN_ROWS = 200  # rows of the dry run's table printed

@@ -14,15 +14,16 @@ the task's loss and backward (no optimiser update).
 
 from __future__ import annotations
 
+import copy
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
-from attnbench.config import Options, Point, config_columns
+from attnbench.config import Job, Options, Point, config_columns
 from attnbench.measure import energy as energy_mod
 from attnbench.measure import flops as flops_mod
 from attnbench.measure import memory, reach
@@ -81,31 +82,62 @@ def measure(point: Point, options: Options | None = None, *, progress: bool = Fa
     cannot be built here (a device this machine lacks). A combination the variant's ``skip`` rejects
     gives a row with status ``skipped`` and the reason in ``error``.
     """
-    options = options or Options()
+    return measure_group([Job(point, options or Options())], progress=progress)[0]
+
+
+def measure_group(jobs: Sequence[Job], *, progress: bool = False) -> list[dict[str, Any]]:
+    """Measure a replicate group: jobs of one configuration that differ only in seed and learning rate.
+
+    The cost figures (time, memory, FLOPs, energy) are those of one model, measured once, on the first
+    job's model (a seed or a learning rate does not change what a model costs), and recorded in every
+    replicate's row; the accuracy run trains the replicates together
+    (:func:`~attnbench.training.train_group`), each with its own seed, lr, scores and curve. Returns one
+    row per job, in order, each with ``group_size`` = ``len(jobs)``. A group of one is :func:`measure`.
+    """
+    if not jobs:
+        raise ValueError("measure_group: no jobs")
+    lead = jobs[0]
+    point, options = lead.point, lead.options
     started = time.perf_counter()
     keep_freed_memory()  # timings of the computation, not of page faults
     device, dtype = point.torch_device(), point.torch_dtype()
     task = point.build_task()
     out = _Row()
     out.set(**{**config_columns(point, options), "device": str(device)})  # where it ran: cuda -> cuda:0
+    rows = [out]
     skip = point.skip_reason  # the variant's own skip, or an axis value it does not take (a sweep's)
     if skip is None:
         try:
-            _measure_into(out, point, options, task, device, dtype, progress)
-            out.set(status="ok", error="")
+            model, x, y = _measure_into(out, point, options, task, device, dtype)
+            rows = _train_rows(out, jobs, task, model, x, y, device, progress)
         except CompileFailed as exc:  # stored with its reason, like any failed point; the sweep goes on
             out.lack(("compile_time_s",), str(exc))
             out.set(status="error", error=str(exc))
     else:
         out.set(status="skipped", error=skip)
+    if len(rows) < len(jobs):  # skipped or failed before training: every replicate gets the same row
+        rows = [_member(out, job) for job in jobs]
     env, env_missing = environment(device)
-    out.set(**env)
-    out.missing.update(env_missing)
-    out.set(missing=dict(sorted(out.missing.items())), wall_time_s=time.perf_counter() - started)
-    for column in JSON_COLUMNS:  # stored as JSON text, like every other producer of rows
-        if out.row[column] is not None and not isinstance(out.row[column], str):
-            out.row[column] = json.dumps(out.row[column], sort_keys=True)
-    return out.row
+    finished = []
+    for each in rows:
+        each.set(**env)
+        each.missing.update(env_missing)
+        each.set(missing=dict(sorted(each.missing.items())), wall_time_s=time.perf_counter() - started)
+        each.set(group_size=len(jobs))
+        for column in JSON_COLUMNS:  # stored as JSON text, like every other producer of rows
+            if each.row[column] is not None and not isinstance(each.row[column], str):
+                each.row[column] = json.dumps(each.row[column], sort_keys=True)
+        finished.append(each.row)
+    return finished
+
+
+def _member(out: _Row, job: Job) -> _Row:
+    """A copy of ``out`` (the figures of one model) as the row of ``job``: its configuration columns."""
+    row = _Row()
+    row.row = copy.deepcopy(out.row)
+    row.missing = dict(out.missing)
+    row.set(**{**config_columns(job.point, job.options), "device": out.row["device"]})
+    return row
 
 
 def _measure_into(
@@ -115,8 +147,8 @@ def _measure_into(
     task: Task,
     device: torch.device,
     dtype: torch.dtype,
-    progress: bool,
-) -> None:
+) -> tuple[RecurrentVariant, Tensor, Tensor]:
+    """The cost figures of ``point``'s model into ``out``; returns the model and its batch."""
     variant_cls, params = point.variant_cls(), point.params
     model = point.build_model(task)
     x, y = _batch(task, point, device, dtype)
@@ -184,28 +216,65 @@ def _measure_into(
     else:
         out.set(flops_fwd_analytic=analytic.forward, flops_bwd_analytic=analytic.backward)
 
-    # ----- accuracy run, then gradient reach on the trained model --------------------------------
-    out.set(score_metric=task.metric, higher_is_better=task.higher_is_better, chance=task.chance)
-    _train_into(out, point, options, task, model, device, progress)
-    if options.reach:
-        out.set(grad_reach=reach.gradient_reach(model, task, x, y))
+    out.set(score_metric=task.metric, higher_is_better=task.higher_is_better, chance=task.chance, status="ok", error="")
+    return model, x, y
+
+
+def _train_rows(
+    out: _Row,
+    jobs: Sequence[Job],
+    task: Task,
+    model: RecurrentVariant,
+    x: Tensor,
+    y: Tensor,
+    device: torch.device,
+    progress: bool,
+) -> list[_Row]:
+    """The accuracy run of every replicate (together where the variant can), then gradient reach on each
+    trained model: one row per job, each starting from the cost figures in ``out``."""
+    options = jobs[0].options
+    rows = [_member(out, job) for job in jobs] if len(jobs) > 1 else [out]
+    if options.train_steps == 0:
+        for row in rows:
+            row.lack((*TRAIN_COLUMNS, *CURVE_COLUMNS), "train_steps=0: no accuracy run")
+        trained = [model] * len(rows)
+    elif len(jobs) == 1:  # today's run: the measured model itself is trained
+        from attnbench.training import train
+
+        point = jobs[0].point
+        result = train(model, task, options, device=device, seed=point.seed, progress=progress)
+        _train_into(out, options, task, result)
+        trained = [model]
     else:
-        out.lack(("grad_reach",), "not asked for (reach=False)")
+        from attnbench.training import train_group
+
+        point = jobs[0].point
+        seeds = [job.point.seed for job in jobs]
+        runs = train_group(
+            point.variant, task, point.hidden_size, point.params, seeds, [job.options for job in jobs], device,
+            progress=progress,
+        )  # fmt: skip
+        for row, (result, _) in zip(rows, runs):
+            _train_into(row, options, task, result)
+        trained = [trained_model for _, trained_model in runs]
+    dtype = next(model.parameters()).dtype
+    for job, row, trained_model in zip(jobs, rows, trained):
+        if options.reach:
+            if trained_model is not model:  # a replicate of a group: its own seed's batch, as it would alone
+                trained_model = trained_model.to(device=x.device, dtype=dtype)
+                x, y = _batch(task, job.point, x.device, dtype)
+            row.set(grad_reach=reach.gradient_reach(trained_model, task, x, y))
+        else:
+            row.lack(("grad_reach",), "not asked for (reach=False)")
+    return rows
 
 
 TRAIN_COLUMNS = ("score", "final_loss", "train_time_s", "transfer_scores")
 CURVE_COLUMNS = ("val_score", "val_curve", "val_time_s", "steps_to_target", "seconds_to_target")
 
 
-def _train_into(
-    out: _Row, point: Point, options: Options, task: Task, model: RecurrentVariant, device: torch.device, progress: bool
-) -> None:
-    if options.train_steps == 0:
-        out.lack((*TRAIN_COLUMNS, *CURVE_COLUMNS), "train_steps=0: no accuracy run")
-        return
-    from attnbench.training import train
-
-    result = train(model, task, options, device=device, seed=point.seed, progress=progress)
+def _train_into(out: _Row, options: Options, task: Task, result: Any) -> None:
+    """A training result's columns into ``out``."""
     out.set(score=result.score, final_loss=result.final_loss, train_time_s=result.wall_time_s)
     if result.curve:
         out.set(val_curve=result.curve, val_score=result.curve[-1][2], val_time_s=result.val_time_s)
@@ -223,4 +292,4 @@ def _train_into(
         out.lack(("transfer_scores",), f"task {task.name!r} has no transfer evaluation")
 
 
-__all__ = ["CURVE_COLUMNS", "JSON_COLUMNS", "TRAIN_COLUMNS", "measure"]
+__all__ = ["CURVE_COLUMNS", "JSON_COLUMNS", "TRAIN_COLUMNS", "measure", "measure_group"]

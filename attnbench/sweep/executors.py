@@ -1,6 +1,11 @@
 """Where points run: a fresh local process each (default), or jobs through submitit (local or Slurm).
 
-``process`` (default): each point in its own process, one at a time (measurements must not share the
+The unit they run is a replicate group (:class:`~attnbench.config.Group`): the jobs of one configuration
+that differ only in seed and learning rate, measured in one process and trained together; a sweep of one
+seed and one learning rate runs groups of one, each point alone as before. A group's time and memory limits
+are a point's times its size; ``done`` is called once per member, with its row.
+
+``process`` (default): each group in its own process, one at a time (measurements must not share the
 machine; ``--workers N`` runs N side by side), forked from a server process that has already imported
 torch and attnbench, so a point pays milliseconds, not seconds, of start-up. ``submitit-local``: each
 point as a submitit local job, one at a time (what the tests use). ``slurm``: all points as one Slurm
@@ -18,19 +23,19 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from attnbench.config import Job as Point  # a point and its options
+from attnbench.config import Group, Job
 from attnbench.results import ResultsDir
 from attnbench.sweep.supervise import Reaper, start_forkserver
-from attnbench.sweep.worker import STORE_FAILED, failure_row, run_point
+from attnbench.sweep.worker import STORE_FAILED, failure_rows, group_limits, run_point
 
-Done = Callable[[Point, dict[str, Any] | None], None]
+Done = Callable[[Job, dict[str, Any] | None], None]
 
 # imported before a point's clock starts (torch._dynamo is pulled in by the FLOP counter and alone
 # takes seconds to import): in the process executor's server, and in a Slurm job before its time limit
 PRELOAD = ("attnbench.sweep.worker", "attnbench.measure", "attnbench.tasks", "attnbench.training", "torch._dynamo")
 
 
-def _stored(results: ResultsDir, point: Point, since: float) -> dict[str, Any] | None:
+def _stored(results: ResultsDir, point: Job, since: float) -> dict[str, Any] | None:
     """The row the worker stored for ``point`` during this run, if any."""
     path = results.point_path(point.point_id)
     if path.exists() and path.stat().st_mtime >= since - 1:
@@ -51,7 +56,7 @@ def _exit_message(code: int | None) -> tuple[str, str]:
 
 @dataclass
 class _InFlight:
-    point: Point
+    group: Group
     proc: Any
     started: float  # wall clock, to recognise the row this run stored
     t0: float  # perf_counter at start
@@ -81,8 +86,9 @@ class ProcessExecutor:
             # pulled in by the FLOP counter and alone takes seconds to import)
             self._ctx.set_forkserver_preload(list(PRELOAD))
 
-    def run(self, points: Iterable[Point], results: ResultsDir, done: Done) -> None:
-        """Run ``points`` in order, up to ``workers`` at once; call ``done(point, row)`` after each is stored.
+    def run(self, points: Iterable[Group], results: ResultsDir, done: Done) -> None:
+        """Run the groups ``points`` in order, up to ``workers`` at once; call ``done(job, row)`` for each member
+        once its row is stored.
 
         A :class:`~attnbench.sweep.supervise.Reaper` kills the workers in flight and removes the
         forkserver's temporary folder if this process dies without cleaning up (``kill -9``).
@@ -110,48 +116,53 @@ class ProcessExecutor:
                     self._finish(f, results, done, reaper)
         except BaseException:  # Ctrl-C or SIGTERM: the points in flight are lost, nothing else
             for f in flying:
-                _stop(f.proc, results, f.point)
+                _stop(f.proc, results, f.group)
             raise
 
-    def _start(self, point: Point, results: ResultsDir, reaper: Reaper) -> _InFlight:
-        args = (point.to_json(), str(results.path), self.max_memory, self.timeout_s)
+    def _start(self, group: Group, results: ResultsDir, reaper: Reaper) -> _InFlight:
+        timeout_s, max_memory = group_limits(len(group.jobs), self.timeout_s, self.max_memory)
+        args = (group.to_json(), str(results.path), max_memory, timeout_s)
         proc = self._ctx.Process(target=run_point, args=args)
         started, t0 = time.time(), time.perf_counter()
         try:
             proc.start()  # the first start waits for the forkserver's imports: not the point's time
         except BaseException:
-            _stop(proc, results, point)
+            _stop(proc, results, group)
             raise
         reaper.worker(proc.pid)
-        return _InFlight(point, proc, started, t0, time.perf_counter() + self.timeout_s)
+        return _InFlight(group, proc, started, t0, time.perf_counter() + timeout_s)
 
     def _finish(self, f: _InFlight, results: ResultsDir, done: Done, reaper: Reaper) -> None:
-        proc, point = f.proc, f.point
+        proc, group = f.proc, f.group
+        elapsed = time.perf_counter() - f.t0
         if proc.is_alive():
-            _stop(proc, results, point)
-            row = failure_row(point, "timeout", f"ran past the {self.timeout_s:g} s limit", time.perf_counter() - f.t0)
-            results.write(row)
+            _stop(proc, results, group)
+            limit = group_limits(len(group.jobs), self.timeout_s, None)[0]
+            status, message = "timeout", f"ran past the {limit:g} s limit"
         else:
             proc.join()
-            row = _stored(results, point, f.started)
+            status, message = _exit_message(proc.exitcode)
+        failures = failure_rows(group, status, message, elapsed)
+        for job, failure in zip(group.jobs, failures):
+            row = None if status == "timeout" else _stored(results, job, f.started)
             if row is None:
-                status, message = _exit_message(proc.exitcode)
-                row = failure_row(point, status, message, time.perf_counter() - f.t0)
+                row = failure
                 results.write(row)
+            done(job, row)
         reaper.done(proc.pid)
-        done(point, row)
 
 
-def _stop(proc: Any, results: ResultsDir | None = None, point: Point | None = None) -> None:
+def _stop(proc: Any, results: ResultsDir | None = None, group: Group | None = None) -> None:
     if proc.pid is not None:
         proc.terminate()
         proc.join(5)
         if proc.is_alive():
             proc.kill()
             proc.join()
-    if results is not None and point is not None:  # a write cut short leaves its temporary file
-        for tmp in results.tmp_files(point.point_id):
-            tmp.unlink(missing_ok=True)
+    if results is not None and group is not None:  # a write cut short leaves its temporary file
+        for point_id in group.point_ids:
+            for tmp in results.tmp_files(point_id):
+                tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -163,25 +174,24 @@ class SubmititExecutor:
     timeout_s: float
     max_memory: int | None = None
 
-    def run(self, points: Iterable[Point], results: ResultsDir, done: Done) -> None:
-        """Run ``points`` in order as local jobs; call ``done(point, row)`` after each one is stored."""
+    def run(self, points: Iterable[Group], results: ResultsDir, done: Done) -> None:
+        """Run the groups ``points`` in order as local jobs; call ``done(job, row)`` for each member once stored."""
         import submitit
 
         executor = submitit.AutoExecutor(folder=self.folder.resolve(), cluster=self.cluster)
-        executor.update_parameters(timeout_min=max(1, int(self.timeout_s // 60) + 1), name="attnbench")
-        for point in points:
+        for group in points:
+            timeout_s, max_memory = group_limits(len(group.jobs), self.timeout_s, self.max_memory)
+            executor.update_parameters(timeout_min=max(1, int(timeout_s // 60) + 1), name="attnbench")
             t0 = time.perf_counter()
-            job = executor.submit(run_point, point.to_json(), str(results.path.resolve()), self.max_memory)
+            job = executor.submit(run_point, group.to_json(), str(results.path.resolve()), max_memory)
             try:
                 job.result()
+                failed, message = False, f"job {job.job_id} finished without storing a result"
             except Exception as exc:  # the job failed outside our worker's own handling
-                if (row := results.read(point.point_id)) is None or row.get("status") == "ok":
-                    message = " ".join(str(exc).split())[-500:]
-                    row = failure_row(point, "error", f"job {job.job_id} failed: {message}", time.perf_counter() - t0)
+                failed, message = True, f"job {job.job_id} failed: {' '.join(str(exc).split())[-500:]}"
+            for member, failure in zip(group.jobs, failure_rows(group, "error", message, time.perf_counter() - t0)):
+                row = results.read(member.point_id)
+                if row is None or (failed and row.get("status") == "ok"):
+                    row = failure
                     results.write(row)
-            else:
-                if (row := results.read(point.point_id)) is None:
-                    message = f"job {job.job_id} finished without storing a result"
-                    row = failure_row(point, "error", message, time.perf_counter() - t0)
-                    results.write(row)
-            done(point, row)
+                done(member, row)

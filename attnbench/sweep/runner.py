@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from attnbench.config import POINT_FIELDS, Job, Options
+from attnbench.config import POINT_FIELDS, Group, Job, Options, replicate_key
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError
 from attnbench.results import ResultsDir
@@ -254,6 +254,25 @@ def make_executor(kind: str, spec: SweepSpec, out: Path, slurm: dict[str, Any], 
     raise UsageError(f"unknown executor {kind!r}; expected process, local or slurm")
 
 
+def replicate_groups(jobs: Iterable[Job], size: int) -> Iterator[Group]:
+    """``jobs`` as replicate groups of at most ``size``: consecutive jobs of one configuration that differ only
+    in seed and learning rate (a sweep's expansion puts them side by side: seeds, then lrs, innermost).
+
+    Lazy: a group is built when asked for, so a grid of millions of points is never held whole.
+    """
+    members: list[Job] = []
+    key: Any = None
+    for job in jobs:
+        job_key = replicate_key(job) if size > 1 else None
+        if members and (job_key != key or len(members) >= size):
+            yield Group(tuple(members))
+            members = []
+        members.append(job)
+        key = job_key
+    if members:
+        yield Group(tuple(members))
+
+
 def run(spec: SweepSpec, out: Path, executor: Any, the_plan: Plan, progress: bool = True) -> pd.DataFrame:
     """Run the plan's points with ``executor``; returns the summary table of this run's points.
 
@@ -270,19 +289,23 @@ def run(spec: SweepSpec, out: Path, executor: Any, the_plan: Plan, progress: boo
     started = time.perf_counter()
     bar = tqdm(total=len(todo), unit="point", disable=not progress, dynamic_ncols=True, file=sys.stderr)
 
-    def claimed() -> Iterator[Job]:
-        for job in todo:
-            claim = PointClaim(results.points, job.point_id)
-            if not claim.acquire():
-                elsewhere.append(f"{job.label} ({job.point.task}): being measured by {claim.holder()}")
-            elif results.read(job.point_id) not in (None, the_plan.stored.get(job.point_id)):
-                claim.release()
-                elsewhere.append(f"{job.label} ({job.point.task}): stored meanwhile by another sweep")
-            else:
-                claims[job.point_id] = claim
-                yield job
-                continue
-            bar.update(1)
+    def claimed() -> Iterator[Group]:
+        for group in replicate_groups(todo, spec.group_size):
+            members = []
+            for job in group.jobs:  # each member claimed on its own: no replicate is trained twice
+                claim = PointClaim(results.points, job.point_id)
+                if not claim.acquire():
+                    elsewhere.append(f"{job.label} ({job.point.task}): being measured by {claim.holder()}")
+                elif results.read(job.point_id) not in (None, the_plan.stored.get(job.point_id)):
+                    claim.release()
+                    elsewhere.append(f"{job.label} ({job.point.task}): stored meanwhile by another sweep")
+                else:
+                    claims[job.point_id] = claim
+                    members.append(job)
+                    continue
+                bar.update(1)
+            if members:
+                yield Group(tuple(members))
 
     def done(point: Job, row: dict[str, Any] | None) -> None:
         claim = claims.pop(point.point_id, None)
@@ -298,7 +321,8 @@ def run(spec: SweepSpec, out: Path, executor: Any, the_plan: Plan, progress: boo
         # a lock held by this process claims a point measured by this machine; a Slurm array is submitted
         # at once and measured elsewhere (its jobs file lets a rerun collect it), and one open lock per point
         # of a large array would run out of file descriptors
-        executor.run(iter(todo) if isinstance(executor, SlurmExecutor) else claimed(), results, done)
+        groups = replicate_groups(todo, spec.group_size) if isinstance(executor, SlurmExecutor) else claimed()
+        executor.run(groups, results, done)
     finally:
         bar.close()
         for claim in claims.values():

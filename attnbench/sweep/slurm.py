@@ -1,4 +1,9 @@
-"""``--executor slurm``: every point a task of one Slurm job array, submitted through submitit.
+"""``--executor slurm``: every replicate group a task of one Slurm job array, submitted through submitit.
+
+A task measures one group (:class:`~attnbench.config.Group`: the seeds and learning rates of one
+configuration, trained together; a group of one point where the sweep has one seed and one lr), under
+a point's time and memory limits times the group's size. Each member point is followed on its own below.
+
 
 Each job measures its point under the worker's own time limit, exactly as the process executor does
 (the point is stored as ``timeout`` past ``timeout_s``); the Slurm time limit leaves room for start-up
@@ -31,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from attnbench.config import Job as Point  # a point and its options
+from attnbench.config import Group, Job
 from attnbench.errors import UsageError
 from attnbench.results import ResultsDir
 from attnbench.sweep.executors import PRELOAD
-from attnbench.sweep.worker import failure_row, run_point
+from attnbench.sweep.worker import failure_row, failure_rows, group_limits, run_point
 
 JOBS_FILE = "slurm_jobs.json"
 STARTUP_S = 180  # Slurm time limit beyond the point's own: interpreter, torch import, submitit, shared filesystem
@@ -74,13 +79,14 @@ def slurm_job(point_json: str, results_dir: str, max_memory: int | None, timeout
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for module in PRELOAD:  # start-up, as in the process executor's pre-warmed server: not the point's time
         importlib.import_module(module)
-    point = Point.from_json(point_json)
+    point = Group.from_json(point_json)
     print(f"attnbench: measuring point {point.point_id} ({point.label})", flush=True)
     t0 = time.perf_counter()
 
     def expire() -> None:
-        row = failure_row(point, "timeout", f"ran past the {timeout_s:g} s limit", time.perf_counter() - t0)
-        ResultsDir(results_dir).write(row)
+        results = ResultsDir(results_dir)
+        for row in failure_rows(point, "timeout", f"ran past the {timeout_s:g} s limit", time.perf_counter() - t0):
+            results.write(row)
         print(f"attnbench: point {point.point_id} stored as timeout", flush=True)
         os._exit(0)
 
@@ -191,10 +197,11 @@ def stderr_tail(folder: Path, job_id: str, lines: int = 6) -> str:
 class Pending:
     """A point whose Slurm job has not stored a row yet."""
 
-    point: Point
+    point: Job
     job_id: str
     before: list[int] | None = None  # the point file's (inode, mtime_ns) when the job was submitted, if any
     last_live: float = field(default_factory=time.time)  # when Slurm last said the job is queued or running
+    limit_s: float | None = None  # its group's time limit (None: the executor's, a point's)
 
 
 class JobsFile:
@@ -273,12 +280,13 @@ class SlurmExecutor:
         executor.update_parameters(**params)
         return executor
 
-    def run(self, points: Iterable[Point], results: ResultsDir, done: Any) -> None:
-        """Collect the points' earlier jobs, submit the rest as one array, wait for every row."""
-        points = list(points)
+    def run(self, points: Iterable[Group], results: ResultsDir, done: Any) -> None:
+        """Collect the points' earlier jobs, submit the rest as one array (a task per group), wait for every row."""
+        groups = list(points)
         jobs_file = JobsFile(results.path)
-        pending = self._adopt(points, results, jobs_file)
-        fresh = [p for p in points if p.point_id not in pending]
+        pending = self._adopt([job for group in groups for job in group.jobs], results, jobs_file)
+        fresh = [Group(tuple(j for j in g.jobs if j.point_id not in pending)) for g in groups]
+        fresh = [group for group in fresh if group.jobs]
         if fresh:
             pending.update(self._submit(fresh, results, jobs_file))
         if not self.wait:
@@ -292,7 +300,7 @@ class SlurmExecutor:
             self._cancel(pending, jobs_file)
             raise
 
-    def _adopt(self, points: list[Point], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:
+    def _adopt(self, points: list[Job], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:
         """The points whose job, recorded by an earlier run, is still queued, running or finished."""
         recorded = jobs_file.read()
         mine = {p.point_id: p for p in points if p.point_id in recorded}
@@ -322,14 +330,20 @@ class SlurmExecutor:
             )
         return adopted
 
-    def _submit(self, points: list[Point], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:
+    def _submit(self, groups: list[Group], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:
         from submitit.core.utils import FailedJobError
 
         executor = self._executor()
+        largest = max(len(group.jobs) for group in groups)
+        if largest > 1:  # one array, one time limit: the largest group's
+            executor.update_parameters(timeout_min=job_time_limit_min(group_limits(largest, self.timeout_s, None)[0]))
         out = results.path.resolve()
-        before = {p.point_id: _signature(results, p.point_id) for p in points}
+        before = {j.point_id: _signature(results, j.point_id) for g in groups for j in g.jobs}
         submitted = time.time()
-        args = [(p.to_json(), str(out), self.max_memory, self.timeout_s) for p in points]
+        args = []
+        for group in groups:
+            timeout_s, max_memory = group_limits(len(group.jobs), self.timeout_s, self.max_memory)
+            args.append((group.to_json(), str(out), max_memory, timeout_s))
         try:
             with executor.batch():
                 jobs = [executor.submit(slurm_job, *a) for a in args]
@@ -337,7 +351,11 @@ class SlurmExecutor:
             lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
             reason = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "no reason given")
             raise UsageError(f"Slurm refused the job array: {reason}") from None
-        pending = {p.point_id: Pending(p, str(j.job_id), before[p.point_id]) for p, j in zip(points, jobs)}
+        pending = {
+            member.point_id: Pending(member, str(j.job_id), before[member.point_id], limit_s=a[3])
+            for group, j, a in zip(groups, jobs, args)
+            for member in group.jobs
+        }
         jobs_file.update(
             add={
                 pid: {"job_id": item.job_id, "submitted": submitted, "label": item.point.label, "before": item.before}
@@ -345,7 +363,8 @@ class SlurmExecutor:
             }
         )
         first = jobs[0].job_id.split("_")[0]
-        print(f"attnbench: submitted {len(jobs)} point(s) as Slurm job {first}", file=sys.stderr)
+        grouped = f" in {len(jobs)} group(s)" if len(pending) > len(jobs) else ""
+        print(f"attnbench: submitted {len(pending)} point(s){grouped} as Slurm job {first}", file=sys.stderr)
         return pending
 
     def _collect(self, pending: dict[str, Pending], results: ResultsDir, jobs_file: JobsFile, done: Any) -> None:
@@ -361,7 +380,7 @@ class SlurmExecutor:
                     item.last_live = now
                     continue
                 if row is None and job is None:
-                    if now - item.last_live < self.timeout_s + self.grace_s:
+                    if now - item.last_live < (item.limit_s or self.timeout_s) + self.grace_s:
                         continue
                     row = self._lost(item, info is None, results)
                 elif row is None:

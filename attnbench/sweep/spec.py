@@ -64,6 +64,15 @@ EXECUTION: dict[str, Param] = {
             high=256,
             help="points run side by side on this machine (1: no two measurements share it)",
         ),
+        Param(
+            "group_size",
+            32,
+            int,
+            low=1,
+            high=4096,
+            help="replicates (seeds x lrs of one configuration) measured as one job and trained together, "
+            "at most (1: each point alone)",
+        ),
     )
 }
 # The point fields a spec sets for every point (variant, task, their parameters and the seed are the grid's).
@@ -91,6 +100,7 @@ class SweepSpec:
     timeout_s: float = EXECUTION["timeout_s"].default
     max_memory: str | None = EXECUTION["max_memory"].default
     workers: int = EXECUTION["workers"].default
+    group_size: int = EXECUTION["group_size"].default
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

@@ -16,7 +16,7 @@ import time
 import traceback
 from typing import Any
 
-from attnbench.config import Job, config_columns
+from attnbench.config import Group, Job, config_columns
 from attnbench.results import ResultsDir
 from attnbench.sweep.supervise import guard_worker
 
@@ -97,30 +97,47 @@ def _inject_fault(job: Job) -> None:
 
 def measure_point(job: Job) -> dict[str, Any]:
     """Run the measurement of one job in this process and return its complete row."""
-    from attnbench.measure import measure
+    return measure_rows(Group((job,)))[0]
 
-    row = config_row(job)
+
+def measure_rows(group: Group) -> list[dict[str, Any]]:
+    """Run the measurement of a replicate group in this process; one complete row per member, in order.
+
+    A failure of the group (an error, an out-of-memory) is every member's row: they were measured as one.
+    """
+    from attnbench.measure.point import measure_group
+
     started = time.perf_counter()
-    skip = job.skip_reason
+    skip = group.skip_reason
     if skip is not None:
-        row.update(status="skipped", error=skip)
-        row.update(_environment(job.point.device))
+        rows = []
+        for job in group.jobs:
+            row = config_row(job)
+            row.update(status="skipped", error=skip, group_size=len(group.jobs))
+            row.update(_environment(job.point.device))
+            rows.append(row)
+    else:
+        try:
+            for job in group.jobs:
+                _inject_fault(job)
+            rows = measure_group(group.jobs)  # the same point_id and label as config_row's
+            for row in rows:
+                row["status"] = row.get("status") or "ok"  # measure's own: error for a compile that failed
+        except Exception as exc:
+            status = "oom" if is_oom(exc) else "error"
+            text = str(exc).strip()
+            message = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+            trace = traceback.format_exc(limit=8) if status == "error" else None
+            env = _environment(group.point.device)
+            rows = []
+            for job in group.jobs:
+                row = {**config_row(job), **env, "status": status, "error": message, "group_size": len(group.jobs)}
+                if trace:
+                    row["traceback"] = trace
+                rows.append(row)
+    for row in rows:
         row["wall_time_s"] = time.perf_counter() - started
-        return row
-    try:
-        _inject_fault(job)
-        row.update(measure(job.point, job.options))  # the same point_id and label as config_row's
-        row["status"] = row.get("status") or "ok"  # measure's own: error for a compile that failed
-    except Exception as exc:
-        status = "oom" if is_oom(exc) else "error"
-        row.update(_environment(job.point.device))
-        row.update(
-            status=status, error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        )
-        if status == "error":
-            row["traceback"] = traceback.format_exc(limit=8)
-    row["wall_time_s"] = time.perf_counter() - started
-    return row
+    return rows
 
 
 def limit_memory(max_bytes: int | None) -> None:
@@ -132,31 +149,50 @@ def limit_memory(max_bytes: int | None) -> None:
 
 
 def run_point(point_json: str, results_dir: str, max_memory: int | None = None, timeout_s: float | None = None) -> str:
-    """Worker entry point: measure the job, store its row; returns the row's status.
+    """Worker entry point: measure the group (or single job) ``point_json``, store each member's row; returns
+    the first row's status.
 
     Ctrl-C is left to the parent, SIGTERM unwinds (no temporary file left), and past ``timeout_s`` (a
-    little later than the parent would) the worker stores a timeout row itself and exits.
+    little later than the parent would) the worker stores a timeout row for every member not yet stored
+    itself and exits. ``max_memory`` and ``timeout_s`` are the group's own (the executors scale a point's
+    limits by the group's size: :func:`group_limits`).
     """
-    job = Job.from_json(point_json)
+    group = Group.from_json(point_json)
     started = time.perf_counter()
 
     def timed_out() -> None:
         message = f"ran past the {timeout_s:g} s limit"
-        ResultsDir(results_dir).write(failure_row(job, "timeout", message, time.perf_counter() - started))
+        results = ResultsDir(results_dir)
+        for row in failure_rows(group, "timeout", message, time.perf_counter() - started):
+            results.write(row)
 
     if timeout_s is not None:  # the process executor's worker (submitit's jobs keep submitit's signal handling)
         guard_worker(timeout_s + OWN_LIMIT_GRACE_S, timed_out)
     limit_memory(max_memory)
-    if job.options.threads is not None:
+    options = group.jobs[0].options
+    if options.threads is not None:
         import torch
 
-        torch.set_num_threads(job.options.threads)
-    row = measure_point(job)
+        torch.set_num_threads(options.threads)
+    rows = measure_rows(group)
     try:
-        ResultsDir(results_dir).write(row)
+        results = ResultsDir(results_dir)
+        for row in rows:
+            results.write(row)
     except OSError:  # a full disk or a read-only folder: the parent says so, in one line, not a traceback here
         raise SystemExit(STORE_FAILED) from None
-    return str(row["status"])
+    return str(rows[0]["status"])
+
+
+def group_limits(size: int, timeout_s: float, max_memory: int | None) -> tuple[float, int | None]:
+    """The time limit and host memory limit of a group of ``size`` replicates, from a point's: each times
+    the size (replicates trained one after another take that long; trained together, at most that much)."""
+    return timeout_s * size, None if max_memory is None else max_memory * size
+
+
+def failure_rows(group: Group, status: str, message: str, wall_time_s: float) -> list[dict[str, Any]]:
+    """:func:`failure_row` of every member of ``group``."""
+    return [{**failure_row(job, status, message, wall_time_s), "group_size": len(group.jobs)} for job in group.jobs]
 
 
 def failure_row(job: Job, status: str, message: str, wall_time_s: float) -> dict[str, Any]:

@@ -162,5 +162,5 @@ def test_stopping_a_worker_removes_the_file_it_was_writing(tmp_path):
     results = ResultsDir(tmp_path)
     (results.points / ".tmp-p1-x1y2.json").write_text('{"point_id": "p1", ')  # cut short by the stop
     (results.points / ".tmp-p2-x1y2.json").write_text('{"point_id": "p2", ')  # another writer's: kept
-    _stop(SimpleNamespace(pid=None), results, SimpleNamespace(point_id="p1"))
+    _stop(SimpleNamespace(pid=None), results, SimpleNamespace(point_ids=["p1"]))
     assert sorted(p.name for p in results.points.iterdir()) == [".tmp-p2-x1y2.json"]
