@@ -217,27 +217,46 @@ def duration(seconds: float) -> str:
 
 
 def eta_text(the_plan: Plan, spec: SweepSpec) -> str:
-    """How long the points to run take, ``spec.workers`` at a time: from the median wall time of the points
-    stored (with --resume), else only the bound the time limit sets."""
+    """How long the points to run take, ``spec.workers`` groups at a time: from the median wall time of the
+    groups stored (with --resume; a group of G replicates is one job), else only the bound the time limit
+    sets (a group's limit is a point's times its size)."""
     n = len(the_plan.todo)
-    workers = max(1, min(spec.workers, n)) if n else 1
-    rounds = -(-n // workers)  # points one worker measures, one after another
-    walls = [
-        row["wall_time_s"]
+    points = the_plan.points
+    size = max(1, min(spec.group_size, len(getattr(points, "seeds", ())) * len(getattr(points, "options", ())) or 1))
+    jobs = -(-n // size)  # replicate groups to run (fewer where a configuration has fewer replicates left)
+    workers = max(1, min(spec.workers, jobs)) if jobs else 1
+    rounds = -(-jobs // workers)  # groups one worker measures, one after another
+    rows = [
+        row
         for row in the_plan.stored.values()
         if row.get("status") != "skipped"  # stored at once, never run
         and isinstance(row.get("wall_time_s"), (int, float))
         and math.isfinite(row["wall_time_s"])
     ]
     side = f", {workers} at a time" if workers > 1 else ""
-    bound = f"at most {duration(rounds * spec.timeout_s)} at the {duration(spec.timeout_s)} time limit per point{side}"
-    if walls:
-        median = statistics.median(walls)
+    unit = f"group of {size} replicates" if size > 1 else "point"
+    limit = spec.timeout_s * size
+    bound = f"at most {duration(rounds * limit)} at the {duration(limit)} time limit per {unit}{side}"
+    alike = [r["wall_time_s"] for r in rows if _group_size(r) == size]  # groups of this size: one job each
+    if alike:
+        median = statistics.median(alike)
         return (
-            f"about {duration(rounds * median)} at the median {median:.1f} s per point of the {len(walls)} stored "
+            f"about {duration(rounds * median)} at the median {median:.1f} s per {unit} of the {len(alike)} stored "
             f"({bound})"
         )
+    if rows:  # rows of other group sizes: their time per replicate, run one after another
+        median = statistics.median(r["wall_time_s"] / _group_size(r) for r in rows)
+        return (
+            f"about {duration(-(-n // workers) * median)} at the median {median:.1f} s per point of the "
+            f"{len(rows)} stored ({bound})"
+        )
     return f"{bound}; the progress bar gives an estimate once points finish"
+
+
+def _group_size(row: dict[str, Any]) -> int:
+    """How many replicates trained together in ``row``'s job (1 for rows written before groups)."""
+    size = row.get("group_size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 1 else 1
 
 
 def make_executor(kind: str, spec: SweepSpec, out: Path, slurm: dict[str, Any], wait: bool) -> Any:

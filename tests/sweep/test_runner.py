@@ -78,3 +78,14 @@ def test_the_time_estimate_counts_the_workers_side_by_side(tmp_path):
     spec = SweepSpec().replace(variants=("lstm",), axes={"seq_len": (5, 6, 7)}, workers=2, timeout_s=60)
     text = eta_text(plan(spec, tmp_path, resume=False), spec)
     assert text.startswith("at most 2 min at the 60 s time limit per point, 2 at a time;")  # two rounds of 60 s
+
+
+def test_the_time_estimate_counts_replicate_groups(tmp_path):
+    spec = SweepSpec().replace(
+        variants=("lstm",), axes={"seq_len": (5, 6, 7)}, seeds=[0, 1, 2], lrs=[1e-3, 1e-2], timeout_s=60
+    )
+    text = eta_text(plan(spec, tmp_path, resume=False), spec)
+    # three groups of six replicates, each limited to 6 x 60 s
+    assert text.startswith("at most 18 min at the 6 min time limit per group of 6 replicates;"), text
+    alone = eta_text(plan(spec.replace(group_size=1), tmp_path, resume=False), spec.replace(group_size=1))
+    assert alone.startswith("at most 18 min at the 60 s time limit per point;"), alone
