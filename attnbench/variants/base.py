@@ -105,6 +105,23 @@ class RecurrentVariant(nn.Module):
     def forward(self, x: Tensor, *, diagnostics: bool = False) -> VariantOutput:  # (B, T, I) -> (B, T, C)
         raise NotImplementedError
 
+    def group_forward(self, params: Mapping[str, Tensor], x: Tensor) -> Tensor:
+        """Forward pass of G replicates of this configuration at once (optional: see docs/plugins.md).
+
+        ``params`` maps every name of ``self.named_parameters()`` to its stack over the group, shape
+        (G, *shape) (replicate g's weights at index g); ``x`` is (G, B, T, I). Returns logits (G, B, T, C),
+        differentiable with respect to every stacked tensor. ``self`` supplies the configuration and
+        sizes only; its own parameters are not used. Replicates must not interact: replicate g's output
+        depends only on its own weights and ``x[g]``, and its gradients equal those of :meth:`forward`
+        alone. A variant that does not implement it has its replicates trained one after another.
+        """
+        raise NotImplementedError(f"variant {self.name or type(self).__name__!r} does not train grouped")
+
+    @classmethod
+    def trains_grouped(cls) -> bool:
+        """Whether this variant implements :meth:`group_forward` (its replicates can train together)."""
+        return cls.group_forward is not RecurrentVariant.group_forward
+
     @classmethod
     def resolve(cls, params: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``params`` and fill in defaults (no model is built)."""
