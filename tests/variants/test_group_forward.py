@@ -15,6 +15,8 @@ INPUTS, CLASSES = 5, 4
 CONFIGS = {
     "dense": ("dense", {}),
     "rsm": ("rsm", {"nu": 2, "rho": 3}),
+    "sab": ("sab", {"k_trunc": 3, "k_att": 2, "k_top": 2}),
+    "sab-window": ("sab", {"k_trunc": 4, "k_att": 3, "k_top": 1, "max_mem": 2, "mlp_hidden": 6}),
 }
 
 
@@ -40,7 +42,7 @@ def _loss(logits, replicate: int | None = None):
     if replicate is None:
         return sum(_loss(part, r) for r, part in enumerate(logits))
     weights = torch.randn(logits.shape, generator=torch.Generator().manual_seed(7 + replicate), dtype=logits.dtype)
-    return (logits * weights).sum() + logits.square().sum()
+    return (logits * weights).mean() + logits.square().mean()  # a mean, as task losses are
 
 
 def _check(name, g, dtype, tol, t_len=15, batch=3, hidden=8):
