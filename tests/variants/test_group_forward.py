@@ -17,6 +17,9 @@ CONFIGS = {
     "rsm": ("rsm", {"nu": 2, "rho": 3}),
     "sab": ("sab", {"k_trunc": 3, "k_att": 2, "k_top": 2}),
     "sab-window": ("sab", {"k_trunc": 4, "k_att": 3, "k_top": 1, "max_mem": 2, "mlp_hidden": 6}),
+    "lstm": ("lstm", {}),
+    "lstm-trunc": ("lstm", {"k_trunc": 5}),
+    "lstm-cell": ("lstm", {"k_trunc": 4, "fused": False}),
 }
 
 
