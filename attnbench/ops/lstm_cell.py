@@ -60,7 +60,7 @@ class LSTMSequence:
         )
         self._perm = torch.cat(order)
         self.w_ih, self.w_hh = w_ih.index_select(-2, self._perm), w_hh.index_select(-2, self._perm)
-        self._w_hh_t = self.w_hh.mT
+        self._w_hh_t = grouped.transposed(self.w_hh)
         bias = (b_ih + b_hh).index_select(-1, self._perm)
         # every step's input projection and bias in one product; step t adds its state's projection in place
         if groups is None:

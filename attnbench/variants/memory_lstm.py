@@ -161,7 +161,7 @@ class _MemorySequence(torch.autograd.Function):
         queries = x.new_empty(t_len, b, h_size)
         hidden = x.new_empty(t_len, b, h_size)
         cell = LSTMSequence(x, (w_ih, w_hh, b_ih, b_hh), states)
-        w_query_t, w_key_t = w_query.mT, w_key.mT
+        w_query_t, w_key_t = grouped.transposed(w_query), grouped.transposed(w_key)
         weights: list[Tensor] = []
         for t in range(t_len):
             if t > 0:

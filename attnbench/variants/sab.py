@@ -137,7 +137,7 @@ class _SabSequence(torch.autograd.Function):
         summaries = x.new_zeros(t_len, b, h_size)
         queries = x.new_empty(t_len, b, key_size)
         cell = LSTMSequence(x, (w_ih, w_hh, b_ih, b_hh), states[:-1])
-        w_query_t, w_key_t = w_query.mT, w_key.mT
+        w_query_t, w_key_t = grouped.transposed(w_query), grouped.transposed(w_key)
         reads: list[tuple[int, int, Tensor, Tensor | None, Tensor | None]] = []  # start, stop, weights, flat, norm
         size = 0
         for t in range(t_len):
