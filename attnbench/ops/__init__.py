@@ -12,6 +12,8 @@ The public contract (what built-ins and plugins may call; see docs/plugins.md, "
   hand, for variants that run their whole recurrence in one autograd node (the built-ins' default path).
 - :class:`StepPass` and :class:`OuterSum`: what the nodes of a per-step recurrence share within one
   backward pass (the built-ins' ``diagnostics=True`` path).
+- Replicate groups: 3-D weights (leading dimension G) and (G, D) score vectors run G models at once on
+  (G*B, ...) group-major rows; :mod:`attnbench.ops.grouped` holds the products (plain when 2-D).
 - :func:`graph_task_id`: the running backward pass, to key per-pass buffers (fails loudly where torch
   lacks the private API it reads).
 """

@@ -6,6 +6,9 @@ with ``q' = 2q``, ``k'_i = 2k_i`` and ``v' = 2v``. Softmax, and SAB's sparsifier
 ``sum(v)``, so the reads work in this sigmoid form: :func:`to_sigmoid_form` turns tanh-form weights
 into it once per forward pass. It is the same function, computed faster: on CPU torch's tanh kernel
 is about 10x slower than its sigmoid, and the recurrences run a (B, K, D) activation every step.
+
+Replicate groups (:mod:`attnbench.ops.grouped`): ``v`` may be (G, D), one vector per replicate, for
+(G*B, ...) group-major rows; the scores are then one batched product and ``d_v`` is (G, D).
 """
 
 from __future__ import annotations
@@ -61,6 +64,44 @@ def activations(keys: Tensor, query: Tensor, out: Tensor | None = None) -> Tenso
     return torch.sigmoid_(torch.add(keys, query.unsqueeze(1), out=out))
 
 
+def score(z: Tensor, v: Tensor) -> Tensor:
+    """``z @ v``: z (B, K, D) activations, v (D,), or (G, D) for a group's (G*B, K, D) rows -> (B, K)."""
+    if v.dim() == 1:
+        return z @ v
+    g, d = v.shape
+    return torch.bmm(z.reshape(g, -1, d), v.unsqueeze(2)).view(z.shape[:-1])
+
+
+def scaled(d_scores: Tensor, v: Tensor, out: Tensor | None = None) -> Tensor:
+    """``d_scores_i v``: (B, K), v (D,) or (G, D) -> (B, K, D), into ``out`` when given."""
+    if v.dim() == 1:
+        return d_scores.unsqueeze(2) * v if out is None else torch.mul(d_scores.unsqueeze(2), v, out=out)
+    g, d = v.shape
+    n, k = d_scores.shape
+    d4, v4 = d_scores.view(g, n // g, k, 1), v.view(g, 1, 1, d)
+    if out is None:
+        return (d4 * v4).view(n, k, d)
+    torch.mul(d4, v4, out=out.view(g, n // g, k, d))
+    return out
+
+
+def vector_grad(d_scores: Tensor, z: Tensor, grad_v: Tensor | None, like: Tensor) -> Tensor:
+    """d v of ``scores = z @ v`` (``like`` is v: (D,), or (G, D) per replicate), added into ``grad_v`` when
+    given (and returned)."""
+    d = z.shape[-1]
+    if like.dim() == 1:
+        z_2d = z.reshape(-1, d)
+        if grad_v is None:
+            return (d_scores.reshape(1, -1) @ z_2d).squeeze(0)
+        return grad_v.addmv_(z_2d.t(), d_scores.reshape(-1))
+    g = like.shape[0]
+    z_3d, d_3d = z.reshape(g, -1, d), d_scores.reshape(g, 1, -1)
+    if grad_v is None:
+        return torch.bmm(d_3d, z_3d).squeeze(1)
+    grad_v.unsqueeze(1).baddbmm_(d_3d, z_3d)
+    return grad_v
+
+
 def weighted_sum(weights: Tensor, values: Tensor) -> Tensor:
     """``sum_i a_i value_i``: (B, K), (B, K, H) -> (B, H), as a batched matrix product (on CPU about twice
     as fast as a product and a sum, at every size the variants use)."""
@@ -82,18 +123,14 @@ def score_backward(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Gradients through ``scores = sigmoid(keys + query) @ v`` given d_scores (B, K).
 
-    Returns d_query (B, D), d_v (D,) (added into ``grad_v`` when given, which is returned) and d_keys
-    (B, K, D) (written into ``out`` when given).
+    Returns d_query (B, D), d_v (D,) or (G, D) (added into ``grad_v`` when given, which is returned) and
+    d_keys (B, K, D) (written into ``out`` when given).
     """
-    z_2d = z.reshape(-1, z.shape[-1])
-    if grad_v is None:
-        d_v = (d_scores.reshape(1, -1) @ z_2d).squeeze(0)
-    else:
-        d_v = grad_v.addmv_(z_2d.t(), d_scores.reshape(-1))
+    d_v = vector_grad(d_scores, z, grad_v, v)
     if out is None:
-        d_keys = torch.ops.aten.sigmoid_backward(d_scores.unsqueeze(2) * v, z)  # (B, K, D)
+        d_keys = torch.ops.aten.sigmoid_backward(scaled(d_scores, v), z)  # (B, K, D)
     else:
-        d_keys = torch.mul(d_scores.unsqueeze(2), v, out=out)
+        d_keys = scaled(d_scores, v, out=out)
         torch.ops.aten.sigmoid_backward.grad_input(d_keys, z, grad_input=d_keys)
     return d_keys.sum(1), d_v, d_keys
 
@@ -107,7 +144,7 @@ def softmax_attend(
     values: Tensor, keys: Tensor, query: Tensor, v: Tensor, valid: Tensor | None, scratch: Scratch
 ) -> tuple[Tensor, Tensor]:
     """Forward of additive softmax attention: summary (B, H) and weights (B, K) (0 where not valid)."""
-    scores = activations(keys, query, out=scratch.get("z", keys.shape)) @ v  # (B, K)
+    scores = score(activations(keys, query, out=scratch.get("z", keys.shape)), v)  # (B, K)
     if valid is not None:
         scores = scores.masked_fill(~valid, float("-inf"))
     weights = torch.softmax(scores, dim=1)
@@ -134,14 +171,17 @@ def softmax_attend_backward(
     z = activations(keys, query, out=scratch.get("z", keys.shape))
     d_weights = weights_backward(values, d_summary)  # (B, K)
     d_scores = softmax_backward(weights, d_weights)
-    z_2d = z.view(-1, z.shape[-1])
-    if grad_v is None:
-        d_v = (d_scores.view(1, -1) @ z_2d).squeeze(0)
-    else:
-        d_v = grad_v.addmv_(z_2d.t(), d_scores.view(-1))
+    d_v = vector_grad(d_scores, z, grad_v, v)
     # g = v z (1 - z) in place of z (one buffer fewer in cache); d keys = d_scores g goes straight into
     # grad_keys, and d_query = sum_i d_scores_i g_i is a batched product (a pass fewer than forming d keys)
-    g = torch.ops.aten.sigmoid_backward.grad_input(v.expand_as(z), z, grad_input=z)
+    if v.dim() == 1:
+        g = torch.ops.aten.sigmoid_backward.grad_input(v.expand_as(z), z, grad_input=z)
+    else:  # per replicate: v[g] over replicate g's rows, as (G, B, K, D) views
+        n, k, d = z.shape
+        z4 = z.view(v.shape[0], -1, k, d)
+        g = torch.ops.aten.sigmoid_backward.grad_input(v.view(-1, 1, 1, d).expand_as(z4), z4, grad_input=z4).view(
+            n, k, d
+        )
     grad_keys.addcmul_(g, d_scores.unsqueeze(2))
     grad_values.addcmul_(weights.unsqueeze(2), d_summary.unsqueeze(1))  # += a_i * d_summary
     return torch.bmm(d_scores.unsqueeze(1), g).squeeze(1), d_v

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from attnbench.ops.scores import activations, score_backward, softmax_backward, weights_backward
+from attnbench.ops.scores import activations, score, score_backward, softmax_backward, weights_backward
 from attnbench.ops.state_bank import BankStorage, StateBank
 
 EPS = 1e-12  # guards the normaliser when every score ties with the threshold
@@ -29,7 +29,7 @@ def sparse_attend(
     attended), and for backward the winners' flat indices and the normaliser (None likewise)."""
     if stop - start > k:
         keys = bank.keys[:, start:stop]  # (B, M, D), a view
-        all_scores = activations(keys, query, out=bank.scratch.get("z", keys.shape)) @ w  # (B, M), nothing kept
+        all_scores = score(activations(keys, query, out=bank.scratch.get("z", keys.shape)), w)  # (B, M), nothing kept
         scores, index = all_scores.topk(k + 1, dim=1)  # (B, k+1), descending
         if start:
             index += start
@@ -41,7 +41,7 @@ def sparse_attend(
     else:
         index, flat, norm = None, None, None
         values = bank.values[:, start:stop]
-        weights = torch.softmax(activations(bank.keys[:, start:stop], query) @ w, dim=1)
+        weights = torch.softmax(score(activations(bank.keys[:, start:stop], query), w), dim=1)
     summary = torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, H)
     return summary, weights, index, flat, norm
 

@@ -122,11 +122,16 @@ class BankStorage:
         grad = self.grad()
         return grad[..., : self.value_dim], grad[..., self.value_dim :]
 
-    def key_weight_grad(self, rows: int) -> Tensor:
+    def key_weight_grad(self, rows: int, groups: int | None = None) -> Tensor:
         """Gradient of a ``key = value @ key_weight.T`` projection over the first ``rows`` rows, once every
-        key gradient of this backward pass is complete: one matrix multiply for all of them."""
+        key gradient of this backward pass is complete: one matrix multiply for all of them. With
+        ``groups`` G (a replicate group's bank, examples group-major): (G, key_dim, value_dim), one per
+        replicate."""
         d_keys, values = self.grad_buffer()[1][:, :rows], self.values[:, :rows]
-        return d_keys.reshape(-1, self.key_dim).t() @ values.reshape(-1, self.value_dim)
+        if groups is None:
+            return d_keys.reshape(-1, self.key_dim).t() @ values.reshape(-1, self.value_dim)
+        d_keys, values = d_keys.reshape(groups, -1, self.key_dim), values.reshape(groups, -1, self.value_dim)
+        return torch.bmm(d_keys.transpose(1, 2), values)
 
 
 class StateBank:

@@ -4,15 +4,23 @@ Two execution paths share one set of weights (``torch.nn.LSTM``'s): the fused re
 (cuDNN on GPU, oneDNN on CPU; the fair baseline for speed) and a step-by-step ``lstm_cell`` loop (the
 fair baseline for the attention variants' overhead, and the path that exposes per-step hidden
 states for diagnostics).
+
+Replicate groups (:meth:`LSTM.group_forward`): torch's fused kernels take no grouped weights, so a
+group runs :class:`~attnbench.ops.lstm_cell.LSTMSequence` with its stacked weights in one node of its
+own (full or truncated BPTT), every product batched over the G replicates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
+from attnbench.ops import grouped
+from attnbench.ops.lstm_cell import LSTMSequence
 from attnbench.params import Param
 from attnbench.variants.base import (
     Diagnostics,
@@ -45,6 +53,45 @@ def lstm_cell_flops(shape: Shape, steps_with_state_grad: float) -> FlopCount:
     return FlopCount(fwd, weight_grads + state_grads)
 
 
+class _CellSequence(torch.autograd.Function):
+    """The LSTM over a whole sequence in one node (:class:`LSTMSequence`), ``k_trunc`` None for full BPTT
+    or the state's gradient cut at every step t > 0 with t % k_trunc == 0: (B, T, I) -> (T, B, H)."""
+
+    @staticmethod
+    def forward(ctx, k_trunc, x, w_ih, w_hh, b_ih, b_hh):  # noqa: ANN001, ANN205
+        b, t_len = x.shape[:2]
+        states = x.new_empty(t_len + 1, b, w_hh.shape[-1])  # row t: h_{t-1}, fed to step t; row t + 1: h_t
+        states[0].zero_()
+        cell = LSTMSequence(x, (w_ih, w_hh, b_ih, b_hh), states[:-1])
+        for t in range(t_len):
+            cell.step(t, states[t + 1])
+        ctx.k_trunc, ctx.cell = k_trunc, cell
+        ctx.save_for_backward(states, *cell.saved)
+        # a copy: the cell (kept on ctx) reads views of ``states``, and returning one would make a
+        # reference cycle through the output's grad_fn (see attnbench.variants.sab)
+        return states[1:].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_hidden):  # noqa: ANN001, ANN205
+        cell: LSTMSequence = ctx.cell
+        k = ctx.k_trunc
+        cell.begin_backward(x_grad=ctx.needs_input_grad[1])
+        carry: Tensor | None = None
+        d_c: Tensor | None = None
+        for t in range(d_hidden.shape[0] - 1, -1, -1):
+            d_h = d_hidden[t] if carry is None else carry.add_(d_hidden[t])
+            cut = t == 0 or (k is not None and t % k == 0)  # h_{-1} = 0 is constant; detached states
+            carry, d_c = cell.step_backward(t, d_h, d_c, state_grad=not cut)
+            if cut:
+                d_c = None
+        return None, cell.input_grad(), *cell.weight_grads()
+
+
+# Opaque to TorchDynamo, like the attention variants' nodes: its forward writes into preallocated views.
+_cell_sequence = torch.compiler.disable(_CellSequence.apply)
+
+
 @register_variant
 class LSTM(RecurrentVariant):
     """LSTM with full BPTT (k_trunc none) or truncated BPTT (state detached every k_trunc steps)."""
@@ -59,6 +106,18 @@ class LSTM(RecurrentVariant):
     def build(self) -> None:
         self.rnn = nn.LSTM(self.input_size, self.hidden_size, batch_first=True)
         self.head = nn.Linear(self.hidden_size, self.output_size)
+
+    def group_forward(self, params: Mapping[str, Tensor], x: Tensor) -> Tensor:
+        """G replicates at once (see ``RecurrentVariant.group_forward``): ``params`` (G, *shape) stacks,
+        x (G, B, T, I) -> logits (G, B, T, C). A group of one runs :meth:`forward` (the fused kernel when
+        ``fused``); larger groups the grouped cell sequence, whatever ``fused`` says."""
+        g, b, t_len, _ = x.shape
+        if g == 1:
+            return grouped.run_alone(self, params, x)
+        names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+        gates = tuple(params[f"rnn.{name}"] for name in names)
+        hidden = _cell_sequence(self.config["k_trunc"], x.reshape(g * b, t_len, -1), *gates)  # (T, G B, H)
+        return grouped.group_head(params["head.weight"], params["head.bias"], hidden.transpose(0, 1), g)
 
     def forward(self, x: Tensor, *, diagnostics: bool = False) -> VariantOutput:
         b, t = self.check_input(x)

@@ -21,16 +21,22 @@ recurrence runs one node per step instead, :class:`_AttendStep` (store ``h_{t-1}
 the set, project the query, attend, form ``s_t``) beside ``torch.lstm_cell`` under autograd, sharing
 per-pass weight-gradient sums through :class:`~attnbench.ops.step_pass.StepPass`. Tests hold the two
 paths to each other and to the per-example references.
+
+Replicate groups (:meth:`MemoryLSTM.group_forward`) run the same node on a group's weights, each with
+a leading dimension G, and ``(G*B, ...)`` group-major rows (:mod:`attnbench.ops.grouped`): the attended
+sets work row by row as ever, and only the products against weights become batched products over G.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from attnbench.ops import grouped
 from attnbench.ops.lstm_cell import LSTMSequence
 from attnbench.ops.scores import to_sigmoid_form
 from attnbench.ops.state_bank import BankStorage
@@ -139,12 +145,13 @@ class _MemorySequence(torch.autograd.Function):
     """The whole recurrence in one autograd node (see the module docstring): forward loops over time
     keeping what backward needs, backward walks T-1, ..., 0 with the LSTM cell's backward by hand.
 
-    Returns the hidden states (T, B, H)."""
+    Returns the hidden states (T, B, H). Grouped weights (leading dimension G) run a replicate group on
+    (G*B, T, I) group-major inputs."""
 
     @staticmethod
     def forward(ctx, make_set, x, w_ih, w_hh, b_ih, b_hh, w_query, w_key, v):  # noqa: ANN001, ANN205
         b, t_len = x.shape[:2]
-        h_size = w_hh.shape[1]
+        h_size = w_hh.shape[-1]
         # h_{T-1} is never read; step t writes row t - 1 before any read of it
         bank = BankStorage(b, max(t_len - 1, 1), h_size, h_size, like=x, zero=False)
         attended: AttendedSet = make_set(bank)
@@ -154,15 +161,15 @@ class _MemorySequence(torch.autograd.Function):
         queries = x.new_empty(t_len, b, h_size)
         hidden = x.new_empty(t_len, b, h_size)
         cell = LSTMSequence(x, (w_ih, w_hh, b_ih, b_hh), states)
-        w_query_t, w_key_t = w_query.t(), w_key.t()
+        w_query_t, w_key_t = grouped.transposed(w_query), grouped.transposed(w_key)
         weights: list[Tensor] = []
         for t in range(t_len):
             if t > 0:
                 h = hidden[t - 1]
                 value_rows[t - 1].copy_(h)
-                torch.mm(h, w_key_t, out=key_rows[t - 1])
+                grouped.mm(h, w_key_t, out=key_rows[t - 1])
                 attended.update(t - 1, weights[-1] if weights else None)
-                query = torch.mm(states[t - 1], w_query_t, out=queries[t])
+                query = grouped.mm(states[t - 1], w_query_t, out=queries[t])
                 summary, a = attended.read(query, v, t)
                 weights.append(a)
                 torch.add(h, summary, out=states[t]).mul_(0.5)  # s_t = (h_{t-1} + c_t) / 2
@@ -198,15 +205,18 @@ class _MemorySequence(torch.autograd.Function):
             d_summary = d_s.mul_(0.5)
             d_query = attended.read_backward(t, queries[t], v, weights[t - 1], d_summary, grad_v)
             d_queries[t].copy_(d_query)
-            d_s_carry = torch.mm(d_query, w_query) if t > 1 else None
+            d_s_carry = grouped.mm(d_query, w_query) if t > 1 else None
             if d_values is None:
                 d_values, d_keys = (g.unbind(1) for g in bank.grad_buffer())
             # h_{t-1}'s row is complete: no earlier step reads it
-            d_h_carry = torch.addmm(d_summary, d_keys[t - 1], w_key).add_(d_values[t - 1])
+            d_h_carry = grouped.addmm(d_summary, d_keys[t - 1], w_key).add_(d_values[t - 1])
         d_ih, d_hh, d_b_ih, d_b_hh = cell.weight_grads()
-        rows = (t_len - 1) * queries.shape[1]
-        d_w_query = d_queries[1:].reshape(rows, -1).t() @ states[:-1].reshape(rows, -1) if need[6] else None
-        d_w_key = bank.key_weight_grad(bank.capacity) if need[7] and t_len > 1 else None
+        groups = cell.groups
+        d_w_query = None
+        if need[6]:
+            d_q, s = (grouped.group_major(u, groups) for u in (d_queries[1:], states[:-1]))
+            d_w_query = grouped.outer(d_q, s, groups)
+        d_w_key = bank.key_weight_grad(bank.capacity, groups) if need[7] and t_len > 1 else None
         return None, cell.input_grad(), d_ih, d_hh, d_b_ih, d_b_hh, d_w_query, d_w_key, grad_v
 
 
@@ -229,6 +239,17 @@ class MemoryLSTM(RecurrentVariant):
     def attended_set(self, bank: BankStorage) -> AttendedSet:
         """The set attended over in one forward pass whose states are stored in ``bank``."""
         raise NotImplementedError
+
+    def group_forward(self, params: Mapping[str, Tensor], x: Tensor) -> Tensor:
+        """G replicates at once (see ``RecurrentVariant.group_forward``): ``params`` (G, *shape) stacks,
+        x (G, B, T, I) -> logits (G, B, T, C), on the whole-sequence node."""
+        g, b, t_len, _ = x.shape
+        if g == 1:
+            return grouped.run_alone(self, params, x)
+        gates = tuple(params[f"cell.{name}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        weights = tuple(to_sigmoid_form(params[name]) for name in ("query.weight", "key.weight", "score"))
+        hidden = _memory_sequence(self.attended_set, x.reshape(g * b, t_len, -1), *gates, *weights)  # (T, G B, H)
+        return grouped.group_head(params["head.weight"], params["head.bias"], hidden.transpose(0, 1), g)
 
     def forward(self, x: Tensor, *, diagnostics: bool = False) -> VariantOutput:
         b, t_len = self.check_input(x)

@@ -10,17 +10,22 @@ reaches the far past only through the selected memories.
 Unlike the released code: the MLP has a hidden layer, so the weights depend on ``h'_t``; the
 (k_top+1)-th score is subtracted, so exactly ``k_top`` weights survive; and with ``k_top`` or fewer
 memories the weights are a softmax over all of them, not raw scores.
+
+Replicate groups (:meth:`SAB.group_forward`) run the whole-sequence node on weights with a leading
+dimension G and (G*B, ...) group-major rows (:mod:`attnbench.ops.grouped`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from attnbench.ops import grouped
 from attnbench.ops.lstm_cell import LSTMSequence
 from attnbench.ops.scores import to_sigmoid_form
 from attnbench.ops.sparse_read import sparse_attend, sparse_attend_backward
@@ -116,23 +121,23 @@ class _SabSequence(torch.autograd.Function):
     reads it), and truncation cuts only the recurrent path of h and c, as in the per-step graph.
 
     Returns (T + 1, B, H) states (row 0 the zero initial state, row t + 1 ``h_t``) and the (T, B, H)
-    summaries."""
+    summaries. Grouped weights (leading dimension G) run a replicate group on (G*B, T, I) group-major inputs."""
 
     @staticmethod
     def forward(ctx, config, x, w_ih, w_hh, b_ih, b_hh, w_query, b_query, w_key, w):  # noqa: ANN001, ANN205
         _, k_att, k_top, max_mem = config
         b, t_len = x.shape[:2]
-        h_size = w_hh.shape[1]
+        h_size, key_size = w_hh.shape[-1], w_key.shape[-2]
         # memory j holds h at step (j + 1) k_att - 1; the last step's is never read
-        bank = BankStorage(b, max((t_len - 1) // k_att, 1), h_size, w_key.shape[0], like=x, zero=False)
+        bank = BankStorage(b, max((t_len - 1) // k_att, 1), h_size, key_size, like=x, zero=False)
         value_rows, key_rows = bank.values.unbind(1), bank.keys.unbind(1)
         states = x.new_empty(t_len + 1, b, h_size)  # row t: the state fed to step t, h_{t-1}
         states[0].zero_()
         provisional = x.new_empty(t_len, b, h_size)  # h'_t
         summaries = x.new_zeros(t_len, b, h_size)
-        queries = x.new_empty(t_len, b, w_key.shape[0])
+        queries = x.new_empty(t_len, b, key_size)
         cell = LSTMSequence(x, (w_ih, w_hh, b_ih, b_hh), states[:-1])
-        w_query_t, w_key_t = w_query.t(), w_key.t()
+        w_query_t, w_key_t = grouped.transposed(w_query), grouped.transposed(w_key)
         reads: list[tuple[int, int, Tensor, Tensor | None, Tensor | None]] = []  # start, stop, weights, flat, norm
         size = 0
         for t in range(t_len):
@@ -140,13 +145,13 @@ class _SabSequence(torch.autograd.Function):
             cell.step(t, h_prov)
             if t > 0 and t % k_att == 0:  # h_{t-1} as it is, before truncation: memories are not detached
                 value_rows[size].copy_(states[t])
-                torch.mm(states[t], w_key_t, out=key_rows[size])
+                grouped.mm(states[t], w_key_t, out=key_rows[size])
                 size += 1
             if size == 0:
                 states[t + 1].copy_(h_prov)
                 continue
             start = 0 if max_mem is None else max(0, size - max_mem)
-            query = torch.addmm(b_query, h_prov, w_query_t, out=queries[t])
+            query = grouped.linear(b_query, h_prov, w_query_t, out=queries[t])
             summary, a, _, flat, norm = sparse_attend(bank, query, w, k_top, start, size)
             summaries[t].copy_(summary)
             torch.add(h_prov, summary, out=states[t + 1])
@@ -195,7 +200,7 @@ class _SabSequence(torch.autograd.Function):
                     bank, queries[t], w, weights, flat, norm, start, stop, d_summaries[t] + d_h, grad_w
                 )
                 d_queries[t].copy_(d_query)
-                d_h = torch.addmm(d_h, d_query, w_query)  # d h'_t
+                d_h = grouped.addmm(d_h, d_query, w_query)  # d h'_t
             truncated = t % k_trunc == 0  # step 0's state is constant; later ones are detached
             d_state, d_c = cell.step_backward(t, d_h, d_c, state_grad=not truncated)
             if truncated:
@@ -205,17 +210,17 @@ class _SabSequence(torch.autograd.Function):
                 size -= 1
                 if d_values is None:
                     d_values, d_keys = (g.unbind(1) for g in bank.grad_buffer())
-                d_stored = torch.addmm(d_values[size], d_keys[size], w_key)
+                d_stored = grouped.addmm(d_values[size], d_keys[size], w_key)
                 d_h_carry = d_stored if d_h_carry is None else d_h_carry.add_(d_stored)
         d_ih, d_hh, d_b_ih, d_b_hh = cell.weight_grads()
         d_w_query = d_b_query = d_w_key = None
         if ctx.reads:
-            rows = (t_len - first_read) * queries.shape[1]
-            dq = d_queries[first_read:].reshape(rows, -1)
-            d_w_query = dq.t() @ provisional[first_read:].reshape(rows, -1)
-            d_b_query = dq.sum(0)
+            groups = cell.groups
+            dq = grouped.group_major(d_queries[first_read:], groups)
+            d_w_query = grouped.outer(dq, grouped.group_major(provisional[first_read:], groups), groups)
+            d_b_query = grouped.row_sum(dq, groups)
             if need[8]:
-                d_w_key = bank.key_weight_grad(ctx.size)
+                d_w_key = bank.key_weight_grad(ctx.size, groups)
         grads = (d_w_query, d_b_query, d_w_key, grad_w)
         return None, cell.input_grad(), d_ih, d_hh, d_b_ih, d_b_hh, *grads
 
@@ -262,6 +267,20 @@ class SAB(RecurrentVariant):
         if p["max_mem"] is not None and p["k_top"] > p["max_mem"]:
             return f"k_top={p['k_top']} exceeds max_mem={p['max_mem']}: no more than max_mem memories can be attended"
         return None
+
+    def group_forward(self, params: Mapping[str, Tensor], x: Tensor) -> Tensor:
+        """G replicates at once (see ``RecurrentVariant.group_forward``): ``params`` (G, *shape) stacks,
+        x (G, B, T, I) -> logits (G, B, T, C), on the whole-sequence node."""
+        g, b, t_len, _ = x.shape
+        if g == 1:
+            return grouped.run_alone(self, params, x)
+        config = tuple(self.config[k] for k in ("k_trunc", "k_att", "k_top", "max_mem"))
+        gates = tuple(params[f"cell.{name}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        names = ("query.weight", "query.bias", "key.weight", "score")
+        weights = tuple(to_sigmoid_form(params[name]) for name in names)
+        states, summaries = _sab_sequence(config, x.reshape(g * b, t_len, -1), *gates, *weights)
+        both = torch.cat([states[1:], summaries], dim=2).transpose(0, 1)  # (G B, T, 2H)
+        return grouped.group_head(params["head.weight"], params["head.bias"], both, g)
 
     def forward(self, x: Tensor, *, diagnostics: bool = False) -> VariantOutput:
         b, t_len = self.check_input(x)
