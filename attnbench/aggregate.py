@@ -10,14 +10,24 @@ non-converged runs) and the median steps and seconds to the target over the runs
 Costs aggregate as the median of the per-seed figures (each already a median of its timed repeats),
 with their spread across seeds as ``<metric>_min`` and ``<metric>_max``.
 
-The interval is a percentile bootstrap of the mean (:func:`scipy.stats.bootstrap`, ``method=
-"percentile"``, 9999 resamples, a fixed random state, so the same rows always give the same interval).
-The percentile method is used rather than BCa because BCa is undefined for the few, often tied, scores
-of a handful of seeds (all seeds at 100%). One seed has no interval (NaN); identical scores have an
-interval of zero width.
+The interval (:data:`INTERVAL_METHOD`, also in the ``ci_method`` column) is Student's t interval of
+the mean: mean +- t(0.975, n - 1) * s / sqrt(n) (:func:`scipy.stats.t`), whose coverage holds at the
+3 to 10 seeds a sweep has (tests/test_aggregate.py simulates it at n = 3 and 5). A percentile
+bootstrap does not: of three scores it always returns their range, [min, max], since a resample of
+three copies of the lowest has probability 1/27 > 2.5%. The t interval is not clipped to the metric's
+range (an accuracy interval may reach past 1 where few seeds lie far apart: it says how little they
+tell). One seed has no interval (NaN); identical scores have an interval of zero width. Each seed's
+score is kept, in seed order, as JSON in ``score_values`` and ``val_score_values``, so a report can
+show a bimodal result (two seeds solve, one does not) for what it is; ``final_loss_mean`` is the mean
+final training loss.
 
 :func:`select_lr` then keeps, per configuration, the learning rate with the best mean *validation*
 score (never the test score: picking on test is what inflates single-seed leaderboards) and names it.
+Ties are broken by a stated rule: lrs whose mean validation scores are equal (within
+:data:`TIE_TOLERANCE`) tie; among them the one with the lower mean final training loss
+(``final_loss_mean``) wins, then the smaller lr; ``lr_note`` says that it was a tie and how it was
+broken, e.g. "lr=0.001 chosen on validation among 3 (tie on validation with lr=0.01: broken by lower
+training loss)". The row order never decides.
 """
 
 from __future__ import annotations
@@ -33,8 +43,9 @@ import pandas as pd
 from attnbench.metrics import METRICS
 
 CONFIDENCE = 0.95
-RESAMPLES = 9999
-RANDOM_STATE = 0
+INTERVAL_METHOD = f"Student's t, {CONFIDENCE:.0%}"
+# Mean validation scores closer than this (absolute) are a tie for select_lr.
+TIE_TOLERANCE = 1e-12
 # Columns that differ between the replicates of one configuration.
 REPLICATE_COLUMNS = ("point_id", "seed")
 # Configuration columns grouped on (those present in the frame).
@@ -53,24 +64,18 @@ COSTS = tuple(
 
 
 def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The percentile-bootstrap ``confidence`` interval of the mean of ``values`` (NaN for fewer than 2)."""
-    from scipy.stats import bootstrap
+    """Student's t ``confidence`` interval of the mean of ``values`` (NaN for fewer than 2 finite values;
+    zero width for identical ones)."""
+    from scipy.stats import t
 
     data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if data.size < 2:
         return math.nan, math.nan
     if np.all(data == data[0]):
         return float(data[0]), float(data[0])
-    res = bootstrap(
-        (data,),
-        np.mean,
-        confidence_level=confidence,
-        n_resamples=RESAMPLES,
-        method="percentile",
-        random_state=RANDOM_STATE,
-        vectorized=True,
-    )
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    mean, sem = float(np.mean(data)), float(np.std(data, ddof=1)) / math.sqrt(data.size)
+    half = float(t.ppf(0.5 + confidence / 2, data.size - 1)) * sem
+    return mean - half, mean + half
 
 
 def _summary(values: Iterable[Any], prefix: str) -> dict[str, Any]:
@@ -82,6 +87,7 @@ def _summary(values: Iterable[Any], prefix: str) -> dict[str, Any]:
         f"{prefix}_std": float(np.std(data, ddof=1)) if len(data) > 1 else math.nan,
         f"{prefix}_ci_low": low,
         f"{prefix}_ci_high": high,
+        f"{prefix}_values": json.dumps(data),
     }
 
 
@@ -140,10 +146,15 @@ def aggregate(frame: pd.DataFrame, *, choose_lr: bool = True) -> pd.DataFrame:
             if column in group:
                 known = group[column].dropna()
                 agg[column] = known.iloc[0] if len(known) else None
+        by_seed = ok.sort_values("seed", kind="stable") if "seed" in ok else ok
         for column in SCORES:
             if column in ok:
-                summary = _summary(ok[column], column)
+                summary = _summary(by_seed[column], column)
                 agg.update(summary)
+        agg["ci_method"] = INTERVAL_METHOD
+        if "final_loss" in ok:
+            losses = pd.to_numeric(ok["final_loss"], errors="coerce").dropna()
+            agg["final_loss_mean"] = float(losses.mean()) if len(losses) else math.nan
         agg["n"] = agg.get("score_n", 0)
         hits = [reached(r) for _, r in group.iterrows()]
         agg["success_rate"] = sum(hits) / len(hits) if hits else math.nan
@@ -168,7 +179,9 @@ def select_lr(agg: pd.DataFrame) -> pd.DataFrame:
     score, with ``lr_choices`` (JSON list of the lrs measured) and ``lr_note``.
 
     Where no lr of a configuration has a validation score, the lrs cannot be chosen between: each stays
-    a row of its own, noted so. A configuration measured at one lr is noted as such.
+    a row of its own, noted so. A configuration measured at one lr is noted as such. Lrs tied on mean
+    validation score (within :data:`TIE_TOLERANCE`) are chosen between by the lower ``final_loss_mean``,
+    then the smaller lr, and the note says so.
     """
     if agg.empty or "lr" not in agg.columns:
         out = agg.copy()
@@ -195,12 +208,53 @@ def select_lr(agg: pd.DataFrame) -> pd.DataFrame:
             continue
         higher = group["higher_is_better"].dropna()
         higher = True if higher.empty else bool(higher.iloc[0])
-        best = val.idxmax() if higher else val.idxmin()
-        row = group.loc[best].copy()
+        tied = _tied(group, val, higher)
+        row = group.loc[_best_lr(tied)].copy()
         row["lr_choices"] = choices
-        row["lr_note"] = f"lr={row['lr']:g} chosen on validation among {len(lrs)}"
+        row["lr_note"] = f"lr={row['lr']:g} chosen on validation among {len(lrs)}" + _tie_note(tied, row)
         kept.append(row)
     return pd.DataFrame(kept).reset_index(drop=True)
 
 
-__all__ = ["CONFIDENCE", "COSTS", "aggregate", "default_target", "mean_ci", "reached", "select_lr"]
+def _tied(group: pd.DataFrame, val: pd.Series, higher: bool) -> pd.DataFrame:
+    """The rows of ``group`` whose mean validation score ties with the best one."""
+    best = val.max() if higher else val.min()
+    return group[(val - best).abs() <= TIE_TOLERANCE]
+
+
+def _final_loss(rows: pd.DataFrame) -> pd.Series:
+    return pd.to_numeric(rows.get("final_loss_mean", pd.Series(math.nan, index=rows.index)), errors="coerce")
+
+
+def _best_lr(tied: pd.DataFrame) -> Any:
+    """The index of the chosen lr among those tied on validation: the lower mean final training loss
+    (unknown last), then the smaller lr. Independent of the row order."""
+    loss = _final_loss(tied)
+    order = pd.DataFrame({"loss": loss.fillna(math.inf), "lr": tied["lr"].astype(float)}, index=tied.index)
+    return order.sort_values(["loss", "lr"], kind="stable").index[0]
+
+
+def _tie_note(tied: pd.DataFrame, row: pd.Series) -> str:
+    """`` (tie on validation with lr=...: broken by ...)`` where the chosen lr tied, else empty."""
+    others = sorted(float(v) for v in tied["lr"] if float(v) != float(row["lr"]))
+    if not others:
+        return ""
+    loss = _final_loss(tied)
+    mine = loss[tied["lr"].astype(float) == float(row["lr"])]
+    rest = loss[tied["lr"].astype(float) != float(row["lr"])]
+    by_loss = mine.notna().all() and bool((rest.isna() | (rest > mine.iloc[0])).all())
+    rule = "lower training loss" if by_loss else "smaller lr"
+    return f" (tie on validation with {', '.join(f'lr={v:g}' for v in others)}: broken by {rule})"
+
+
+__all__ = [
+    "CONFIDENCE",
+    "COSTS",
+    "INTERVAL_METHOD",
+    "TIE_TOLERANCE",
+    "aggregate",
+    "default_target",
+    "mean_ci",
+    "reached",
+    "select_lr",
+]

@@ -306,8 +306,8 @@ def reproduce(
 
 
 def summarize(records: list[dict[str, Any]], config: ReproduceConfig) -> list[dict[str, Any]]:
-    """Per run and evaluation delay: seeds, mean accuracy, its 95% interval (percentile bootstrap over
-    the seeds, :func:`attnbench.aggregate.aggregate`) and the success rate (share of the run's seeds at
+    """Per run and evaluation delay: seeds, mean accuracy, its 95% interval (Student's t over the
+    seeds, :func:`attnbench.aggregate.aggregate`) and the success rate (share of the run's seeds at
     copy's target 0.99; a failed job counts as not reaching it)."""
     import pandas as pd
 
@@ -375,7 +375,7 @@ def format_table(records: list[dict[str, Any]], config: ReproduceConfig) -> str:
     notes = [
         "",
         "Copy task; accuracy (%) over the 10 recall steps on held-out sequences, chance 12.5%. Each cell: the "
-        f"mean over seeds {seeds}, its 95% interval (percentile bootstrap over the seeds), and k/n, the seeds "
+        f"mean over seeds {seeds}, its 95% interval (Student's t over the seeds), and k/n, the seeds "
         f"at copy's target of {100 * TARGET:.0f}% (the task's declared target, as 'solved' in both papers). "
         "A cell at the run's training delay is the trained task; the cells to its right are transfer: the "
         "same model evaluated at a longer delay without retraining. '-': not evaluated.",

@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the SAB paper's copy-task result at laptop scale, several seeds, beside the papers' figures",
         description="Train lstm (full BPTT at a short and a longer delay, truncated BPTT), dense and sab "
         "(rsm on request) on copy, three seeds each in parallel worker processes, evaluate transfer to "
-        "longer delays, and print per delay the mean accuracy, its 95%% interval and the seeds that reach "
-        "99%%, beside the papers' figures. The defaults take under 20 minutes on 2 CPU cores.",
+        "longer delays, and print per delay the mean accuracy, its 95% interval and the seeds that reach "
+        "99%, beside the papers' figures. The defaults take under 20 minutes on 2 CPU cores.",
     )
     p.add_argument("--delay", type=int, default=d.delay, help="training delay T (default %(default)s)")
     p.add_argument(

@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.transforms import offset_copy
 
 from attnbench.report.frontier import pareto_mask
 from attnbench.report.tables import axis_label, format_value, score_of, unit_of
@@ -311,9 +312,11 @@ def mean_front_figure(
     ylabel: str = "mean score",
 ) -> Path:
     """Per length, ``y`` against ``cost`` with its confidence interval as an error bar (``yerr_low``/
-    ``yerr_high``, as :func:`attnbench.report.accuracy.seed_table` gives them) and ``n`` beside each
-    point; front points (``on_front``) solid and joined, those not distinguishable from the point they
-    displace (``distinct`` False) hollow. What is on the front is decided in ``report.accuracy``."""
+    ``yerr_high``, as :func:`attnbench.report.accuracy.seed_table` gives them), ``n`` beside each
+    point and, for the mean score, each seed's score (``score_values``) as a small dot just left of its
+    mean (:func:`seed_points`); front points (``on_front``) solid and joined, those not distinguishable
+    from the point they displace (``distinct`` False) hollow. What is on the front is decided in
+    ``report.accuracy``."""
     lengths = sorted(points["seq_len"].dropna().unique()) or [math.nan]
     fig, axes = _figure(len(lengths))
     for ax, length in zip(axes, lengths):
@@ -337,6 +340,8 @@ def mean_front_figure(
             )
             ax.annotate(f"n={int(row['n'])}", (row[cost], row[y]), xytext=(5, -10), textcoords="offset points",
                         fontsize=7, color="0.3")  # fmt: skip
+            if y == "score_mean":
+                seed_points(ax, row[cost], _scores(row), colour)
         best = here[here.get("on_front", pd.Series(False, index=here.index)).astype(bool)].sort_values(cost)
         ax.plot(best[cost], best[y], drawstyle="steps-post", color="0.25", lw=1.2, zorder=1)
         format_axis(ax, "x", cost, values=here[cost])
@@ -347,8 +352,61 @@ def mean_front_figure(
         Line2D([], [], color="0.25", drawstyle="steps-post", label="front of the means"),
         Line2D([], [], marker="o", ls="", mfc="white", mec="k", color="k", label="not distinguishable"),
     ]
+    if y == "score_mean":
+        extra.append(Line2D([], [], marker=".", ls="", color="0.3", label="one seed's score"))
     _legend(fig, colours, "variant", extra, shown=points["variant"].unique())
-    fig.suptitle(f"{safe_text(task)}: {ylabel}, bars: 95% CI", x=0.01, ha="left")
+    bars = ", bars: 95% t CI" if y == "score_mean" else ""
+    fig.suptitle(f"{safe_text(task)}: {ylabel}{bars}", x=0.01, ha="left")
+    return save(fig, path)
+
+
+SEEDS_GID = "seeds"  # the gid of the collections of per-seed points, one per configuration
+
+
+def _scores(row: pd.Series) -> list[float]:
+    from attnbench.report.compare import run_scores
+
+    return run_scores(row)
+
+
+def seed_points(ax, x: float, scores: Sequence[float], colour: object, dx: float = -7.0):  # noqa: ANN001, ANN201
+    """Each seed's score as a small dot ``dx`` points beside ``x`` (left of the mean and its error
+    bar, whatever the axis scale); the collection has gid :data:`SEEDS_GID`. None without scores."""
+    if not len(scores):
+        return None
+    shifted = offset_copy(ax.transData, fig=ax.figure, x=dx, y=0, units="points")
+    return ax.scatter([x] * len(scores), scores, s=14, color=colour, alpha=0.75, lw=0, zorder=3,
+                      transform=shifted, gid=SEEDS_GID)  # fmt: skip
+
+
+def performance_profile_figure(
+    profiles: pd.DataFrame,
+    task: str,
+    colours: dict[str, tuple],
+    path: Path,
+    *,
+    metric: str = "score",
+    higher: bool = True,
+    target: float | None = None,
+) -> Path:
+    """Per length, the share of a configuration's runs better than each threshold (a step line per
+    configuration, from :func:`attnbench.report.compare.profile_table`), with the task's target marked."""
+    lengths = sorted(profiles["seq_len"].dropna().unique()) or [math.nan]
+    fig, axes = _figure(len(lengths))
+    for ax, length in zip(axes, lengths):
+        here = profiles[profiles["seq_len"] == length] if not pd.isna(length) else profiles
+        for series, line in here.groupby("series", sort=True):
+            line = line.sort_values("tau")
+            n = int(line["n"].iloc[0])
+            ax.step(line["tau"], line["share"], where="post", color=colours.get(series, "0.4"), lw=1.5,
+                    label=safe_text(f"{series} ({n} runs)"))  # fmt: skip
+        if target is not None and not pd.isna(target):
+            ax.axvline(target, ls=":", color="0.5", lw=1, label="target")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set(title=f"T = {int(length)}" if not pd.isna(length) else "", ylabel="share of runs",
+               xlabel=f"{metric} threshold τ ({'runs above' if higher else 'runs below'} it)")  # fmt: skip
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{safe_text(task)}: performance profiles", x=0.01, ha="left")
     return save(fig, path)
 
 

@@ -46,3 +46,10 @@ def test_bad_command_line_is_one_line_exit_2(capsys, argv, message):
     assert main(["reproduce", *argv, "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("attnbench: error: ") and "\n" not in err and message in err
+
+
+def test_help_prints_single_percent_signs(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # the help wraps lines
+    assert "95% interval" in text and "reach 99%" in text and "%%" not in text

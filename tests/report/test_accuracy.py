@@ -20,7 +20,7 @@ from .test_build import check_figures
 # variant -> (step time, score by seed, validation score by lr); dense is better but noisier
 SCORES = {
     "lstm": (1e-3, (0.50, 0.52, 0.54)),
-    "dense": (4e-3, (0.45, 0.60, 0.75)),  # higher mean, interval overlapping lstm's: not distinguishable
+    "dense": (4e-3, (0.55, 0.60, 0.65)),  # higher mean, interval overlapping lstm's: not distinguishable
     "sab": (8e-3, (0.97, 0.98, 0.99)),  # clearly better: distinguishable
 }
 LRS = {1e-3: 0.0, 1e-2: -0.3}  # lr 1e-2 validates worse (and tests better: must not be chosen)
@@ -110,7 +110,7 @@ def test_fronts_are_drawn_from_means_with_error_bars_and_n(drawn):
 def test_tables_show_interval_n_and_the_chosen_lr(drawn):
     index, _ = drawn
     summary = (index.parent / "summary.md").read_text()
-    assert r"| 0.6 \[0.45, 0.75\] (n=3) |" in summary  # mean [percentile-bootstrap CI] (n), Markdown-escaped
+    assert r"| 0.6 \[0.476, 0.724\] (n=3) |" in summary  # mean [Student's t 95% CI] (n), Markdown-escaped
     assert "not distinguishable" in summary
     assert "lr=0.001 chosen on validation among 2" in summary
 
@@ -144,3 +144,36 @@ def test_seed_table_of_the_stored_fixture_has_one_row_per_configuration():
     agg = accuracy.seed_table(frame)
     assert not agg.empty and not agg.duplicated(["series", "seq_len"]).any()
     assert isinstance(agg, pd.DataFrame)
+
+
+def test_fronts_draw_every_seed_beside_its_mean(tmp_path, monkeypatch):
+    frame = load_table(multi_seed_results(tmp_path / "results")).frame
+    points = accuracy.mean_front(accuracy.seed_table(frame), "step_time_s", True)
+    drawn_figures = []
+    monkeypatch.setattr(plots, "save", lambda fig, path: drawn_figures.append(fig) or path)
+    plots.mean_front_figure(points, "copy", "step_time_s", plots.palette(points["variant"]), tmp_path / "f.png")
+    (fig,) = drawn_figures
+    seeds = [c for ax in fig.axes for c in ax.collections if c.get_gid() == plots.SEEDS_GID]
+    assert len(seeds) == 3 and all(len(c.get_offsets()) == 3 for c in seeds)  # 3 seeds of 3 configurations
+    drawn_scores = sorted(float(y) for c in seeds for y in c.get_offsets()[:, 1])
+    assert drawn_scores == pytest.approx(sorted(s for _, scores in SCORES.values() for s in scores))
+
+
+def test_tables_list_every_seeds_score(drawn):
+    index, _ = drawn
+    summary = (index.parent / "summary.md").read_text()
+    assert "seeds' scores" in summary and "Student's t" in summary
+    assert "| 0.55, 0.6, 0.65 |" in summary  # dense's seeds, in seed order, at the lr chosen
+    assert "| 0.97, 0.98, 0.99 |" in summary
+
+
+def test_probability_of_improvement_over_lstm_and_profiles_are_reported(drawn):
+    index, _ = drawn
+    summary = (index.parent / "summary.md").read_text()
+    assert "probability of improvement over lstm" in summary
+    # every dense run beats every lstm run: P = 1, Newcombe's interval at 3 runs a side [0.50, 1]
+    assert (
+        r"| 30 | dense | 0.001 | lstm | 1.00 \[0.50, 1.00\] | 3 vs 3 | 0.55, 0.6, 0.65 | 0.5, 0.52, 0.54 |" in summary
+    )
+    assert "| 30 | lstm | 0.001 | lstm |" not in summary  # the baseline is not compared with itself
+    assert "performance profiles" in summary and (index.parent / "figures" / "profile-copy.png").is_file()
