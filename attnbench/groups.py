@@ -15,8 +15,8 @@ each replicate's update is the one ``torch.optim`` and ``clip_grad_norm_`` give 
 from __future__ import annotations
 
 import copy
-import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -124,7 +124,8 @@ class GroupOptimizer:
         like = self.params[0]
         self.lr = torch.tensor(list(lrs), dtype=like.dtype, device=like.device)
         self.state = [(torch.zeros_like(p), torch.zeros_like(p)) for p in self.params]
-        self.steps = 0
+        # the step count lives on the device, so that a captured step (capture_step) counts on replay
+        self.steps = torch.zeros((), dtype=like.dtype, device=like.device)
 
     def zero_grad(self) -> None:
         """Drop every gradient (set to None, as ``zero_grad(set_to_none=True)``)."""
@@ -134,11 +135,11 @@ class GroupOptimizer:
     @torch.no_grad()
     def step(self) -> None:
         """One update of every replicate."""
-        self.steps += 1
+        self.steps.add_(1)
         if self.kind == "adam":
             beta1, beta2, eps = 0.9, 0.999, 1e-8
-            correction1 = 1 - beta1**self.steps
-            correction2 = math.sqrt(1 - beta2**self.steps)
+            correction1 = 1 - torch.pow(beta1, self.steps)
+            correction2 = (1 - torch.pow(beta2, self.steps)).sqrt()
             for p, (m, v) in zip(self.params, self.state):
                 if p.grad is None:
                     continue
@@ -172,9 +173,86 @@ def clip_group_grad_norm_(group: ReplicaGroup, max_norm: float) -> Tensor:
     return norms
 
 
+class CudaGraphUnavailable(RuntimeError):
+    """CUDA-graph capture asked for where it cannot run (no CUDA device)."""
+
+
+def capture_step(step: Callable[[], None], device: torch.device | str) -> Callable[[], None]:
+    """``step`` (a training step over fixed tensors: no host synchronisation, fixed shapes) captured as a
+    CUDA graph; returns its replay. Warm-up runs on a side stream first, as torch's "CUDA Graphs" notes
+    prescribe (whole-network capture, the optimizer step included). Inputs are the tensors ``step``
+    closes over: copy each new batch into them before a replay.
+
+    Raises :class:`CudaGraphUnavailable` (one line) without a CUDA device.
+    """
+    device = torch.device(device)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        raise CudaGraphUnavailable(f"CUDA graph capture needs a CUDA device (this run is on {device})")
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+    return graph.replay
+
+
+def timed_group_step(
+    variant: str,
+    task: Task,
+    hidden_size: int,
+    batch: int,
+    size: int,
+    device: torch.device | str = "cpu",
+    *,
+    graph: bool = False,
+    **params: Any,
+) -> tuple[Callable[[], float], bool]:
+    """A benchmark's training step of a group of ``size`` replicates (seeds 0..size-1, Adam at lr 1e-3, clip
+    1.0) over fixed batches: returns a callable that runs one step and gives its seconds (device-synchronised),
+    and whether the variant's own group_forward runs. ``graph``: the step captured as a CUDA graph."""
+    device = torch.device(device)
+    group = build_group(variant, task, hidden_size, list(range(size)), **params).to(device)
+    optimizer = GroupOptimizer(group, "adam", [1e-3] * size)
+    gen = torch.Generator().manual_seed(0)
+    draws = [task.sample(batch, gen, device) for _ in range(size)]
+    x = torch.stack([d[0] for d in draws])
+    y = torch.stack([d[1] for d in draws])
+
+    def step() -> None:
+        optimizer.zero_grad()
+        group_losses(task, group(x), y).sum().backward()
+        clip_group_grad_norm_(group, 1.0)
+        optimizer.step()
+
+    run = capture_step(step, device) if graph else step
+    cuda = device.type == "cuda"
+
+    def timed() -> float:
+        began = time.perf_counter()
+        run()
+        if cuda:
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - began
+
+    return timed, group.grouped
+
+
 def group_losses(task: Task, logits: Tensor, y: Tensor) -> Tensor:
     """``task.loss`` of each replicate: logits (G, B, T, C), targets (G, B, ...) -> (G,)."""
     return torch.stack([task.loss(logits[g], y[g]) for g in range(logits.shape[0])])
 
 
-__all__ = ["GroupOptimizer", "ReplicaGroup", "build_group", "clip_group_grad_norm_", "group_losses"]
+__all__ = [
+    "CudaGraphUnavailable",
+    "GroupOptimizer",
+    "ReplicaGroup",
+    "build_group",
+    "capture_step",
+    "clip_group_grad_norm_",
+    "group_losses",
+    "timed_group_step",
+]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: the GPU tests, then the training-step ratios of step_speed on CUDA
-# (rsm and sab against the LSTMCell loop and against cuDNN's fused LSTM, lstm-fused), at batch 32 and 256.
-# Under 8 minutes on one H100/H200-class GPU. Figures land in ${OUT:-gpu_check_out}/.
+# (rsm and sab against the LSTMCell loop and against cuDNN's fused LSTM, lstm-fused), at batch 32 and 256,
+# then replicate groups' training throughput (scripts/group_speed.py) at G = 1, 8 and 64, with and without
+# the CUDA graph of the grouped step. Under 10 minutes on one H100/H200-class GPU. Figures land in ${OUT:-gpu_check_out}/.
 #     bash scripts/gpu_check.sh            # from the repository root, with the project installed
 set -uo pipefail  # a failing part does not stop the others; each writes its own file
 PY=${PYTHON:-python}
@@ -21,3 +22,6 @@ for batch in 32 256; do
         --only lstm-cell lstm-fused rsm sab --json "$OUT/step_speed_b$batch.json" 2>/dev/null \
         | tee "$OUT/step_speed_b$batch.txt"
 done
+# replicate groups: replicate-steps per second at G = 1, 8, 64, eager and as a captured CUDA graph
+timeout 240 $PY scripts/group_speed.py --device cuda --groups 1,8,64 --sizes quick,large --rounds 3 --steps 3 \
+    --cuda-graph --json "$OUT/group_speed.json" 2>"$OUT/group_speed.err" | tee "$OUT/group_speed.txt"

@@ -162,3 +162,40 @@ def test_bad_arguments_are_named():
         GroupOptimizer(group, "sgd", [1e-3, 1e-3])
     with pytest.raises(ValueError, match="one variant and configuration"):
         ReplicaGroup([build_model("lstm", task, 4, 0), build_model("dense", task, 4, 0)])
+
+
+def test_cuda_graph_capture_refuses_cleanly_without_a_gpu():
+    from attnbench.groups import CudaGraphUnavailable, capture_step
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is here: the gpu test covers capture")
+    with pytest.raises(CudaGraphUnavailable, match=r"needs a CUDA device \(this run is on cpu\)"):
+        capture_step(lambda: None, "cpu")
+
+
+@pytest.mark.gpu
+def test_a_captured_grouped_step_equals_eager_steps():
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from attnbench.groups import capture_step
+
+    task = build_task("copy", seq_len=5)
+    runs = []
+    for graph in (False, True):
+        group = build_group("rsm", task, 8, SEEDS, **CONFIGS["rsm"]).cuda()
+        optimizer = GroupOptimizer(group, "adam", LRS)
+        gen = torch.Generator().manual_seed(0)
+        x, y = (torch.stack(t) for t in zip(*[task.sample(3, gen, "cuda") for _ in SEEDS]))
+
+        def step(group=group, optimizer=optimizer, x=x, y=y):
+            optimizer.zero_grad()
+            group_losses(task, group(x), y).sum().backward()
+            clip_group_grad_norm_(group, 1.0)
+            optimizer.step()
+
+        run = capture_step(step, "cuda") if graph else step
+        for _ in range(5 if graph else 8):  # capture ran 3 warm-up steps; the captured one only records
+            run()
+        runs.append({n: p.detach().cpu() for n, p in group.stacked().items()})
+    for name in runs[0]:
+        torch.testing.assert_close(runs[1][name], runs[0][name], rtol=1e-4, atol=1e-5)

@@ -38,3 +38,21 @@ def test_step_speed_ab_interleaves_two_checkouts_round_by_round(tmp_path):
     assert [(r["label"], len(r["times_s"])) for r in rows] == [("lstm-cell", 2), ("sab", 2)] * 2
     assert all(r["round_ratios"] == [1.0, 1.0] for r in rows if r["label"] == "lstm-cell")
     assert "sab: before/after per round" in done.stdout
+
+
+def test_group_speed_reports_replicate_steps_per_second_against_g1(tmp_path):
+    out = tmp_path / "groups.json"
+    done = _script("group_speed.py", "--sizes", "toy", "--groups", "1,3", "--variants", "lstm,rsm", "--rounds", "2",
+                   "--steps", "1", "--json", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["variant"], r["G"]) for r in rows] == [("lstm", 1), ("lstm", 3), ("rsm", 1), ("rsm", 3)]
+    assert all(r["replicate_steps_per_s"] > 0 and r["path"] == "grouped" for r in rows)
+    assert all(r["throughput_x_G1"] == 1.0 for r in rows if r["G"] == 1)
+    assert "round 2/2 done" in done.stderr
+
+
+def test_group_speed_refuses_a_cuda_graph_on_the_cpu():
+    done = _script("group_speed.py", "--sizes", "toy", "--cuda-graph")
+    assert done.returncode == 2 and "needs a CUDA device (this run is on cpu)" in done.stderr
+    assert "Traceback" not in done.stderr
