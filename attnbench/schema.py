@@ -23,6 +23,7 @@ STATUSES = {
     "error": "crashed; see the error column",
     "timeout": "ran past its time limit",
     "skipped": "the combination makes no sense; see the error column for why",
+    "diverged": "measured, but the accuracy run's training loss went non-finite: no scores (error says at which step)",
 }
 
 # name -> description
@@ -51,7 +52,7 @@ METRIC_COLUMNS: dict[str, tuple[str, str]] = {m.name: (m.unit, m.meaning) for m 
 
 STATUS_COLUMNS: dict[str, str] = {
     "status": "one of " + ", ".join(STATUSES),
-    "error": "error message or skip reason (empty when ok)",
+    "error": "error message, skip reason or the step a diverged run stopped at (empty when ok)",
     "wall_time_s": "wall time of the whole point, start-up included",
 }
 

@@ -10,6 +10,7 @@ whole run.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -47,6 +48,11 @@ class TrainResult:
     training and evaluation. ``curve`` is the learning curve, ``[step, training seconds, validation
     score]`` at about ``curve_points`` steps (training seconds leave the validation time, ``val_time_s``,
     out); ``steps_to_target``/``seconds_to_target`` are its first point at ``target``, None if none.
+
+    ``diverged_at`` is the step whose training loss (or validation score) was first not finite
+    (:func:`finite`), None for a run that stayed finite. Training stops there (``steps`` is that step):
+    ``score`` and ``final_loss`` are NaN, there are no transfer scores and no time to target, and the
+    history and curve end before that step.
     """
 
     steps: int
@@ -63,12 +69,35 @@ class TrainResult:
     target: float | None = None
     steps_to_target: int | None = None
     seconds_to_target: float | None = None
+    diverged_at: int | None = None
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict (transfer lengths become string keys, as JSON requires)."""
+        """A JSON-ready dict (transfer lengths become string keys, as JSON requires; a non-finite number,
+        which JSON has not, becomes None)."""
         out = asdict(self)
         out["transfer_scores"] = {str(k): v for k, v in self.transfer_scores.items()}
-        return out
+        return _finite_only(out)
+
+
+def finite(value: float) -> bool:
+    """Whether a loss or score read from the device (a Python float) is finite: a run whose training
+    loss is not has diverged, and nothing it computes afterwards means anything."""
+    return math.isfinite(value)
+
+
+def diverged_reason(step: int) -> str:
+    """The reason stored for the figures a run that diverged at ``step`` could not give."""
+    return f"diverged at step {step} (training loss not finite)"
+
+
+def _finite_only(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_only(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_only(v) for v in value]
+    return value
 
 
 def make_optimizer(params: Any, options: Options) -> torch.optim.Optimizer:
@@ -146,6 +175,7 @@ def train(
     curve: list[list[float]] = []
     val_time = 0.0
     net = compile_model(model, options.compile)  # the training steps compiled if asked for; evaluation eager
+    diverged_at: int | None = None
     with tqdm(total=steps, disable=not show, desc=f"{model.name} on {task.name}", leave=False) as bar:
         for step in range(1, steps + 1):
             x, y = task.sample(batch, generator, device, split="train")
@@ -158,7 +188,11 @@ def train(
             optimizer.step()
             if on_step is not None:
                 on_step(step, model)
-            sums[0] += loss.item()
+            loss_value = loss.item()
+            if not finite(loss_value):  # diverged: the weights are no longer numbers, stop here
+                diverged_at = step
+                break
+            sums[0] += loss_value
             sums[1] += task.score(logits.detach(), y)
             sums[2] += 1
             if step % window == 0 or step == steps:
@@ -172,8 +206,13 @@ def train(
                 # the same validation batches at every point: a curve of the model, not of the draw
                 _, val_score = evaluate(model, task, val_batches, batch, valid_generator_seed, device, split="valid")
                 val_time += time.perf_counter() - began
+                if not finite(val_score):  # this step's update made the weights non-finite
+                    diverged_at = step
+                    break
                 curve.append([step, train_seconds, val_score])
             bar.update()
+    if diverged_at is not None:
+        return _diverged(diverged_at, task, history, curve, target, time.perf_counter() - start, val_time)
     eval_seed = seed + EVAL_SEED_OFFSET
     eval_loss, score = evaluate(model, task, options.eval_batches, batch, eval_seed, device)
     history.append({"step": steps, "split": "test", "loss": eval_loss, "score": score})
@@ -195,6 +234,27 @@ def train(
         val_time_s=val_time,
         target=target,
         **dict(zip(("steps_to_target", "seconds_to_target"), time_to_target(curve, target, task.higher_is_better))),
+    )
+
+
+def _diverged(
+    step: int, task: Task, history: list[dict], curve: list[list[float]], target: float | None, wall: float, val: float
+) -> TrainResult:
+    """The result of a run that diverged at ``step``: no scores and no time to target (a run that
+    diverged did not solve the task), the history and curve it had before."""
+    return TrainResult(
+        steps=step,
+        final_loss=math.nan,
+        score=math.nan,
+        metric=task.metric,
+        higher_is_better=task.higher_is_better,
+        chance=task.chance,
+        wall_time_s=wall,
+        history=history,
+        curve=curve,
+        val_time_s=val,
+        target=target,
+        diverged_at=step,
     )
 
 
@@ -249,7 +309,9 @@ __all__ = [
     "TrainResult",
     "build_model",
     "curve_schedule",
+    "diverged_reason",
     "evaluate",
+    "finite",
     "make_optimizer",
     "time_to_target",
     "train",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -19,6 +20,7 @@ from attnbench.training import (
     build_model,
     curve_schedule,
     evaluate,
+    finite,
     time_to_target,
     train,
     train_point,
@@ -218,3 +220,21 @@ def test_compiled_training_follows_the_eager_one():
     config = Options(train_steps=3, train_batch=4, eval_batches=1, compile="default")
     compiled = train_variant("lstm", task, config, hidden_size=8, fused=False)  # an lstm_cell loop: compiled
     assert [h["loss"] for h in compiled.history] == pytest.approx([h["loss"] for h in eager.history], rel=1e-4)
+
+
+def test_a_diverged_run_stops_at_the_first_non_finite_loss_and_says_so():
+    task = build_task("adding", seq_len=5)
+    options = Options(train_steps=20, train_batch=4, lr=1e30, clip=0.0, eval_batches=1)
+    result = train_variant("lstm", task, options, 16)
+    assert result.diverged_at is not None and 1 <= result.diverged_at < 20
+    assert result.steps == result.diverged_at  # stopped there
+    assert math.isnan(result.score) and math.isnan(result.final_loss) and result.steps_to_target is None
+    assert all(step < result.diverged_at for step, _, _ in result.curve)
+    assert all(r["step"] < result.diverged_at for r in result.history)
+    json.dumps(result.to_dict(), allow_nan=False)  # strict JSON: no NaN or Infinity
+
+
+def test_a_finite_run_has_no_divergence():
+    task = build_task("copy", seq_len=2)
+    result = train_variant("lstm", task, Options(train_steps=3, train_batch=4, eval_batches=1), 8)
+    assert result.diverged_at is None and finite(result.score) and not finite(math.inf) and not finite(math.nan)

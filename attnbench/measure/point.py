@@ -31,6 +31,7 @@ from attnbench.measure.allocator import keep_freed_memory
 from attnbench.measure.compiled import CompileFailed, compile_model, compile_step
 from attnbench.measure.environment import environment
 from attnbench.measure.timing import time_fn
+from attnbench.results import _jsonable
 from attnbench.schema import empty_row
 from attnbench.tasks.base import Task
 from attnbench.variants import RecurrentVariant, Shape
@@ -45,6 +46,7 @@ class _Row:
     def __init__(self) -> None:
         self.row = empty_row()
         self.missing: dict[str, str] = {}
+        self.diverged: str | None = None  # why the accuracy run diverged, if it did
 
     def attempt(self, columns: tuple[str, ...], fn: Callable[[], R]) -> R | None:
         """``fn()``; on :class:`Unavailable` the columns are None with its reason."""
@@ -93,6 +95,8 @@ def measure(point: Point, options: Options | None = None, *, progress: bool = Fa
         try:
             _measure_into(out, point, options, task, device, dtype, progress)
             out.set(status="ok", error="")
+            if out.diverged is not None:  # measured, but its accuracy run diverged: not an ok run
+                out.set(status="diverged", error=out.diverged)
         except CompileFailed as exc:  # stored with its reason, like any failed point; the sweep goes on
             out.lack(("compile_time_s",), str(exc))
             out.set(status="error", error=str(exc))
@@ -104,7 +108,8 @@ def measure(point: Point, options: Options | None = None, *, progress: bool = Fa
     out.set(missing=dict(sorted(out.missing.items())), wall_time_s=time.perf_counter() - started)
     for column in JSON_COLUMNS:  # stored as JSON text, like every other producer of rows
         if out.row[column] is not None and not isinstance(out.row[column], str):
-            out.row[column] = json.dumps(out.row[column], sort_keys=True)
+            # no NaN or Infinity in stored JSON text (strict readers reject it): such a value is null
+            out.row[column] = json.dumps(_jsonable(out.row[column]), sort_keys=True, allow_nan=False)
     return out.row
 
 
@@ -187,7 +192,9 @@ def _measure_into(
     # ----- accuracy run, then gradient reach on the trained model --------------------------------
     out.set(score_metric=task.metric, higher_is_better=task.higher_is_better, chance=task.chance)
     _train_into(out, point, options, task, model, device, progress)
-    if options.reach:
+    if out.diverged is not None:  # the trained weights are not numbers: no gradient to measure
+        out.lack(("grad_reach",), out.diverged)
+    elif options.reach:
         out.set(grad_reach=reach.gradient_reach(model, task, x, y))
     else:
         out.lack(("grad_reach",), "not asked for (reach=False)")
@@ -203,9 +210,19 @@ def _train_into(
     if options.train_steps == 0:
         out.lack((*TRAIN_COLUMNS, *CURVE_COLUMNS), "train_steps=0: no accuracy run")
         return
-    from attnbench.training import train
+    from attnbench.training import diverged_reason, train
 
     result = train(model, task, options, device=device, seed=point.seed, progress=progress)
+    if result.diverged_at is not None:
+        out.diverged = diverged_reason(result.diverged_at)
+        kept = ("train_time_s", "val_curve", "val_time_s") if result.curve else ("train_time_s",)
+        out.lack(tuple(c for c in (*TRAIN_COLUMNS, *CURVE_COLUMNS) if c not in kept), out.diverged)
+        out.set(train_time_s=result.wall_time_s)
+        if result.curve:  # the curve up to the divergence, finite points only
+            out.set(val_curve=result.curve, val_time_s=result.val_time_s)
+        else:
+            out.lack(("val_curve", "val_time_s"), out.diverged)
+        return
     out.set(score=result.score, final_loss=result.final_loss, train_time_s=result.wall_time_s)
     if result.curve:
         out.set(val_curve=result.curve, val_score=result.curve[-1][2], val_time_s=result.val_time_s)
