@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm import tqdm
 
-from attnbench.config import POINT_FIELDS, Options
+from attnbench.config import POINT_FIELDS, Options, check_target
 from attnbench.measure.compiled import compile_model
 from attnbench.params import ParameterError
 from attnbench.tasks.base import Task
@@ -169,7 +169,7 @@ def train(
     sums = [0.0, 0.0, 0]  # loss, score, steps since the last record
     short = "acc" if task.metric == "accuracy" else task.metric
     show = progress and sys.stderr.isatty()
-    target = options.target if options.target is not None else task.target
+    target = check_target(task, options.target, "train") if options.target is not None else task.target
     marks, val_batches = curve_schedule(steps, options.curve_points, options.eval_batches)
     valid_generator_seed = seed + VALID_SEED_OFFSET
     curve: list[list[float]] = []

@@ -43,7 +43,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
         ("train_steps", 2.5, "integer >= 0"),
         ("train_batch", 0, "integer >= 1"),
         ("eval_batches", 0, "integer >= 1"),
-        ("seed", -1, "integer >= 0"),
+        ("seed", -1, r"integer in \[0, 9223372036854775807\]"),
+        ("seed", 10**23, r"integer in \[0, 9223372036854775807\]"),  # torch seeds from 64 bits
         ("optimizer", "sgd", "'adam', 'rmsprop'"),
         ("lr", 0.0, "> 0"),
         ("lr", float("nan"), "> 0"),
@@ -192,7 +193,7 @@ def test_learning_curve_and_time_to_target_in_the_result():
     assert all(0.0 <= p[2] <= 1.0 for p in result.curve)
     # target 0: reached at the first point
     assert result.steps_to_target == steps[0] and result.seconds_to_target == seconds[0]
-    unreachable = train_variant("lstm", task, options.replace(train_steps=20, target=1.5), hidden_size=8)
+    unreachable = train_variant("lstm", task, options.replace(train_steps=20, target=1.0), hidden_size=8)
     assert unreachable.steps_to_target is None and unreachable.seconds_to_target is None
     assert train_variant("lstm", task, options.replace(curve_points=0), hidden_size=8).curve == []
 
@@ -238,3 +239,12 @@ def test_a_finite_run_has_no_divergence():
     task = build_task("copy", seq_len=2)
     result = train_variant("lstm", task, Options(train_steps=3, train_batch=4, eval_batches=1), 8)
     assert result.diverged_at is None and finite(result.score) and not finite(math.inf) and not finite(math.nan)
+
+
+@pytest.mark.parametrize("target", [2.0, -5.0])
+def test_a_target_the_metric_cannot_take_is_refused(target):
+    task = build_task("copy", seq_len=2)
+    with pytest.raises(
+        ParameterError, match=r"train: task copy scores accuracy: target=.* expected a number in \[0, 1\]"
+    ):
+        train(build_model("lstm", task, 4), task, Options(train_steps=1, target=target))

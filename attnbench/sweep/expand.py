@@ -16,7 +16,7 @@ from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from attnbench.config import POINT_FIELDS, Job, Options, Point
+from attnbench.config import POINT_FIELDS, Job, Options, Point, check_target
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError, axis_params
 from attnbench.sweep.spec import SweepSpec
@@ -297,6 +297,11 @@ def expand(spec: SweepSpec) -> Jobs:
                 raise UsageError(f"in the sweep's {task_name} parameters: {exc}") from None
         configs = _unique(configs)
         blocks.extend(Block(task_name, v, variant_combos[v], tuple(configs)) for v in variant_combos)
+    for task_name in dict.fromkeys(spec.tasks):  # a target the task's metric cannot take: refused now
+        try:
+            check_target(task_name, spec.options.target)
+        except ParameterError as exc:
+            raise UsageError(f"in the sweep's target: {exc}") from None
     seeds = _unique((POINT_FIELDS["seed"].validate(s, "seeds") for s in spec.seeds), key=repr)
     options = _unique((spec.options.replace(lr=lr) for lr in spec.lrs or (spec.options.lr,)), key=lambda o: repr(o.lr))
     jobs = Jobs(blocks, seeds, options, spec.settings)

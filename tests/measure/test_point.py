@@ -68,10 +68,10 @@ def test_training_fills_the_accuracy_columns(tiny_task: str) -> None:
 def test_time_to_target_or_the_reason_it_is_missing(tiny_task: str) -> None:
     reached = _decoded(measure(*_spec(tiny_task, variant="lstm", train_steps=2, eval_batches=1, target=0.0)))
     assert reached["steps_to_target"] == 2 and reached["seconds_to_target"] == reached["val_curve"][0][1]
-    missed = _decoded(measure(*_spec(tiny_task, variant="lstm", train_steps=2, eval_batches=1, target=1.5)))
+    missed = _decoded(measure(*_spec(tiny_task, variant="lstm", train_steps=2, eval_batches=1, target=1.0)))
     assert missed["steps_to_target"] is None and missed["seconds_to_target"] is None
     assert missed["missing"]["steps_to_target"] == "not reached in 2 steps"
-    assert missed["target"] == 1.5
+    assert missed["target"] == 1.0
 
 
 def test_float64_and_no_reach(tiny_task: str) -> None:
