@@ -158,16 +158,28 @@ def _read_points(points: Path) -> tuple[list[dict[str, Any]], int, int]:
     return [row for _, row in by_id.values()], damaged, duplicates
 
 
+def repeated_note(count: int, path: str | os.PathLike[str], earlier: Iterable[str]) -> str:
+    """The warning for ``count`` rows of ``path`` skipped because their point ids were read from ``earlier``
+    directories (one row per point id across every directory loaded)."""
+    return (
+        f"skipped {count} duplicate record(s) in {path} (point ids already read from "
+        f"{', '.join(sorted(set(earlier)))}: a copy of those results?)"
+    )
+
+
 def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
     """Every row of one or more results directories as a DataFrame with the schema's columns.
 
     Damaged point files (unreadable, not a row, or of an unknown schema version) are skipped with one
-    warning that counts them; so are extra files holding a point id already read. A path that is not a results
-    directory raises :class:`ResultsError` naming it.
+    warning that counts them; so are extra files holding a point id already read, in the same directory
+    or in one loaded before it (one row per point id across every directory: the first read wins), so a
+    folder and its copy count each run once. A path that is not a results directory raises
+    :class:`ResultsError` naming it.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     rows: list[dict[str, Any]] = []
+    read_from: dict[str, str] = {}  # point id -> the directory its row was read from
     for raw in paths:
         path = Path(raw)
         points = path / POINTS
@@ -182,8 +194,13 @@ def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd
                 "read, e.g. a copy under another name)",
                 stacklevel=2,
             )
+        again = [row for row in found if row["point_id"] in read_from]
+        if again:
+            warnings.warn(repeated_note(len(again), path, {read_from[row["point_id"]] for row in again}), stacklevel=2)
+            found = [row for row in found if row["point_id"] not in read_from]
         for row in found:
             row.setdefault("source", str(path))
+            read_from[row["point_id"]] = str(path)
         rows.extend(found)
     frame = pd.DataFrame(rows)
     for col in COLUMNS:

@@ -66,3 +66,22 @@ def test_an_interrupted_write_leaves_a_temporary_file_named_after_its_point(tmp_
     with pytest.raises(KeyboardInterrupt):
         store.write({"point_id": "p9", "status": "ok"})
     assert store.tmp_files("p9") == [] and list(store.points.iterdir()) == []
+
+
+def test_a_folder_loaded_twice_or_with_its_copy_is_one_row_per_point_and_a_warning(tmp_path):
+    import shutil
+
+    _store(tmp_path / "d")
+    shutil.copytree(tmp_path / "d", tmp_path / "copy_of_d")
+    for paths, skipped in (
+        ([tmp_path / "d", tmp_path / "d"], tmp_path / "d"),
+        ([tmp_path / "d", tmp_path / "copy_of_d"], tmp_path / "copy_of_d"),
+    ):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = load(paths)
+        assert sorted(frame["point_id"]) == ["p0", "p1"] and set(frame["source"]) == {str(tmp_path / "d")}
+        assert [str(w.message) for w in caught] == [
+            f"skipped 2 duplicate record(s) in {skipped} (point ids already read from {tmp_path / 'd'}: "
+            "a copy of those results?)"
+        ]

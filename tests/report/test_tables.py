@@ -120,3 +120,13 @@ def test_series_name_the_task_parameters_that_vary():
     series = list(normalise(pd.DataFrame(rows))["series"])
     # two numbers of pairs are two series; copy's length is the seq_len axis, not part of the name
     assert series == ["dense (pairs=4)", "dense (pairs=8)", "lstm", "lstm"]
+
+
+def test_a_results_folder_and_its_copy_count_each_run_once(tmp_path):
+    import shutil
+
+    shutil.copytree(SWEEP, tmp_path / "copy_of_sweep")
+    with pytest.warns(UserWarning, match=r"skipped 13 duplicate record\(s\) in .*copy_of_sweep"):
+        table = load_table([SWEEP, tmp_path / "copy_of_sweep"])
+    assert len(table.frame) == 13 and set(table.frame["source"]) == {str(SWEEP)}
+    assert any("duplicate record(s)" in note for note in table.notes)  # the report's notices say so
