@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from attnbench.aggregate import aggregate, select_lr  # noqa: F401  (re-exported: attnbench.results.aggregate)
-from attnbench.schema import COLUMNS, SCHEMA_VERSION
+from attnbench.schema import COLUMNS, SCHEMA_VERSION, mistyped
 
 FORMAT = "attnbench-results"
 POINTS = "points"
@@ -124,11 +124,12 @@ class ResultsDir:
 
 
 def _valid(row: object) -> bool:
-    """Whether a parsed point file is a row this version can read."""
+    """Whether a parsed point file is a row this version can read: a point id, a known schema version, and
+    every column's value of the kind the schema declares (:func:`attnbench.schema.mistyped`)."""
     if not isinstance(row, dict) or not isinstance(row.get("point_id"), str) or not row["point_id"]:
         return False
     version = row.get("schema_version", SCHEMA_VERSION)
-    return type(version) is int and 0 <= version <= SCHEMA_VERSION
+    return type(version) is int and 0 <= version <= SCHEMA_VERSION and mistyped(row) is None
 
 
 def _read_points(points: Path) -> tuple[list[dict[str, Any]], int, int]:
