@@ -72,6 +72,26 @@ def overridden_axes(spec: SweepSpec) -> list[str]:
     return notes
 
 
+def swept_lrs(spec: SweepSpec) -> tuple[float, ...]:
+    """The learning rates the sweep's points are measured at: its ``lrs``, else the options' ``lr``; the
+    options' ``lr`` alone where nothing is trained (``train_steps = 0``), since no figure of a cost-only
+    point depends on it (see :func:`collapsed_lrs`)."""
+    if not spec.lrs or spec.options.train_steps == 0:
+        return (spec.options.lr,)
+    return tuple(spec.lrs)
+
+
+def collapsed_lrs(spec: SweepSpec) -> str | None:
+    """The line saying the ``lrs`` axis collapsed to one point because nothing is trained, or None."""
+    if spec.options.train_steps != 0 or not spec.lrs or set(spec.lrs) == {spec.options.lr}:
+        return None
+    lrs = ", ".join(f"{lr:g}" for lr in dict.fromkeys(spec.lrs))
+    return (
+        f"train_steps=0 trains nothing, so the learning rates ({lrs}) change no figure: each point is "
+        f"measured once, at lr={spec.options.lr:g} (give train_steps > 0 to sweep them)"
+    )
+
+
 Params = tuple[tuple[str, Any], ...]  # sorted (name, value) pairs, as a Point stores them
 
 
@@ -303,7 +323,7 @@ def expand(spec: SweepSpec) -> Jobs:
         except ParameterError as exc:
             raise UsageError(f"in the sweep's target: {exc}") from None
     seeds = _unique((POINT_FIELDS["seed"].validate(s, "seeds") for s in spec.seeds), key=repr)
-    options = _unique((spec.options.replace(lr=lr) for lr in spec.lrs or (spec.options.lr,)), key=lambda o: repr(o.lr))
+    options = _unique((spec.options.replace(lr=lr) for lr in swept_lrs(spec)), key=lambda o: repr(o.lr))
     jobs = Jobs(blocks, seeds, options, spec.settings)
     if not jobs:
         raise UsageError("the sweep is empty: no variant, task and axis values combine into a point")

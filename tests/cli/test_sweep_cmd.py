@@ -309,3 +309,10 @@ def test_yes_runs_a_sweep_past_the_threshold_and_says_how_long_it_may_take(tmp_p
     assert "attnbench: 2 point(s) to run: about 4 min at the median 120.0 s per point of the 1 stored" in err
     assert main([*argv, "--resume", "--no-progress"]) == 0  # quiet: no estimate either
     assert capsys.readouterr().err == ""
+
+
+def test_learning_rates_without_training_are_one_point_and_a_note(tmp_path, capsys):
+    code = main(["sweep", *ONE, "--lrs", "0.01,0.1", "--train-steps", "0", "--dry-run", "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 0 and "1 point(s) to run" in captured.out
+    assert captured.err.startswith("attnbench: note: train_steps=0 trains nothing, so the learning rates (0.01, 0.1)")
