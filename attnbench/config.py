@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -87,7 +88,8 @@ class Point:
     task_params: tuple[tuple[str, Any], ...] = ()
     batch: int = declared(Param("batch", 32, int, low=1, help="batch size B of the timed passes"))
     hidden_size: int = declared(Param("hidden_size", 128, int, low=1, help="recurrent state size H"))
-    seed: int = declared(Param("seed", 0, int, low=0, help="seed of data and initialisation"))
+    # below 2**63: torch seeds a generator from a 64-bit integer, and the held-out streams add offsets to it
+    seed: int = declared(Param("seed", 0, int, low=0, high=2**63 - 1, help="seed of data and initialisation"))
     device: str = declared(Param("device", "cpu", str, help="torch device: cpu, cuda or cuda:N"))
     dtype: str = declared(
         Param("dtype", "float32", str, help="parameter and input type: float32, float64, float16 or bfloat16")
@@ -251,6 +253,10 @@ class Options:
 
     def __post_init__(self) -> None:
         _validate_fields(self, "")
+        if self.target is not None and math.isinf(self.target):  # no task scores inf; JSON would store null
+            raise ParameterError(
+                f"target={self.target!r} is not allowed; expected a finite number, or none (the task's declared target)"
+            )
 
     def replace(self, **changes: Any) -> Options:
         """A copy with ``changes`` applied and validated."""
@@ -372,12 +378,29 @@ def config_columns(point: Point, options: Options) -> dict[str, Any]:
 
 
 def resolved_target(point: Point, options: Options) -> float | None:
-    """The target score of a configuration: the options' ``target``, else its task's declared one."""
-    if options.target is not None:
-        return options.target
+    """The target score of a configuration: the options' ``target`` (checked against the task's metric:
+    :func:`check_target`), else its task's declared one."""
     from attnbench.tasks import get_task
 
+    if options.target is not None:
+        return check_target(point.task, options.target)
     return get_task(point.task).target
+
+
+def check_target(task: str | type[Task] | Task, target: float | None, owner: str = "") -> float | None:
+    """``target`` if it is None or a score ``task`` (a name, or the task) can reach and miss: finite and in its
+    :meth:`~attnbench.tasks.base.Task.score_range`; :class:`ParameterError` naming the range otherwise."""
+    from attnbench.tasks import get_task
+
+    cls = get_task(task) if isinstance(task, str) else task
+    low, high = cls.score_range()
+    param = Param("target", None, float, low=low, high=high, none_means="the task's declared target")
+    where = f"{owner}: " if owner else ""
+    owner = f"{where}task {cls.name} scores {cls.metric}"
+    if isinstance(target, float) and math.isinf(target):  # bare bounds let inf by; no score is infinite
+        allowed = param.allowed().replace("a number", "a finite number", 1)
+        raise ParameterError(f"{owner}: target={target!r} is not allowed; expected {allowed}")
+    return param.validate(target, owner)
 
 
 class Job(NamedTuple):
@@ -511,6 +534,7 @@ __all__ = [
     "Point",
     "axis_label",
     "check_device",
+    "check_target",
     "config_columns",
     "declarations",
     "declared",

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from attnbench.aggregate import aggregate, select_lr  # noqa: F401  (re-exported: attnbench.results.aggregate)
-from attnbench.schema import COLUMNS, SCHEMA_VERSION
+from attnbench.schema import COLUMNS, SCHEMA_VERSION, mistyped
 
 FORMAT = "attnbench-results"
 POINTS = "points"
@@ -124,11 +124,12 @@ class ResultsDir:
 
 
 def _valid(row: object) -> bool:
-    """Whether a parsed point file is a row this version can read."""
+    """Whether a parsed point file is a row this version can read: a point id, a known schema version, and
+    every column's value of the kind the schema declares (:func:`attnbench.schema.mistyped`)."""
     if not isinstance(row, dict) or not isinstance(row.get("point_id"), str) or not row["point_id"]:
         return False
     version = row.get("schema_version", SCHEMA_VERSION)
-    return type(version) is int and 0 <= version <= SCHEMA_VERSION
+    return type(version) is int and 0 <= version <= SCHEMA_VERSION and mistyped(row) is None
 
 
 def _read_points(points: Path) -> tuple[list[dict[str, Any]], int, int]:
@@ -158,16 +159,28 @@ def _read_points(points: Path) -> tuple[list[dict[str, Any]], int, int]:
     return [row for _, row in by_id.values()], damaged, duplicates
 
 
+def repeated_note(count: int, path: str | os.PathLike[str], earlier: Iterable[str]) -> str:
+    """The warning for ``count`` rows of ``path`` skipped because their point ids were read from ``earlier``
+    directories (one row per point id across every directory loaded)."""
+    return (
+        f"skipped {count} duplicate record(s) in {path} (point ids already read from "
+        f"{', '.join(sorted(set(earlier)))}: a copy of those results?)"
+    )
+
+
 def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
     """Every row of one or more results directories as a DataFrame with the schema's columns.
 
     Damaged point files (unreadable, not a row, or of an unknown schema version) are skipped with one
-    warning that counts them; so are extra files holding a point id already read. A path that is not a results
-    directory raises :class:`ResultsError` naming it.
+    warning that counts them; so are extra files holding a point id already read, in the same directory
+    or in one loaded before it (one row per point id across every directory: the first read wins), so a
+    folder and its copy count each run once. A path that is not a results directory raises
+    :class:`ResultsError` naming it.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     rows: list[dict[str, Any]] = []
+    read_from: dict[str, str] = {}  # point id -> the directory its row was read from
     for raw in paths:
         path = Path(raw)
         points = path / POINTS
@@ -182,8 +195,13 @@ def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> pd
                 "read, e.g. a copy under another name)",
                 stacklevel=2,
             )
+        again = [row for row in found if row["point_id"] in read_from]
+        if again:
+            warnings.warn(repeated_note(len(again), path, {read_from[row["point_id"]] for row in again}), stacklevel=2)
+            found = [row for row in found if row["point_id"] not in read_from]
         for row in found:
             row.setdefault("source", str(path))
+            read_from[row["point_id"]] = str(path)
         rows.extend(found)
     frame = pd.DataFrame(rows)
     for col in COLUMNS:

@@ -11,6 +11,8 @@ Bump :data:`SCHEMA_VERSION` on any change that is not a pure addition of a colum
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from typing import Any
 
 from attnbench.metrics import COLUMN_METRICS
@@ -23,6 +25,7 @@ STATUSES = {
     "error": "crashed; see the error column",
     "timeout": "ran past its time limit",
     "skipped": "the combination makes no sense; see the error column for why",
+    "diverged": "measured, but the accuracy run's training loss went non-finite: no scores (error says at which step)",
 }
 
 # name -> description
@@ -51,7 +54,7 @@ METRIC_COLUMNS: dict[str, tuple[str, str]] = {m.name: (m.unit, m.meaning) for m 
 
 STATUS_COLUMNS: dict[str, str] = {
     "status": "one of " + ", ".join(STATUSES),
-    "error": "error message or skip reason (empty when ok)",
+    "error": "error message, skip reason or the step a diverged run stopped at (empty when ok)",
     "wall_time_s": "wall time of the whole point, start-up included (of its replicate group: see group_size)",
     "group_size": "replicates (seeds x learning rates of one configuration) trained together in the job that "
     "made this row, 1 when trained alone; cost figures are of one model, training seconds of the group",
@@ -74,6 +77,48 @@ ENV_COLUMNS: dict[str, str] = {
 }
 
 COLUMNS: tuple[str, ...] = (*CONFIG_COLUMNS, *METRIC_COLUMNS, *STATUS_COLUMNS, *ENV_COLUMNS)
+
+# What a column holds (null aside), from its declaration: a configuration column that is a Point or
+# Options field has its Param's type, a metric its unit's kind (JSON text, bool, a name; any other unit is
+# a number); the columns below say theirs. A stored row with a value of another kind is damaged.
+UNIT_KINDS = {"JSON": "json", "bool": "bool", "name": "str"}
+OTHER_KINDS = {
+    **dict.fromkeys(("point_id", "label", "variant", "task", "status", "error"), "str"),
+    **dict.fromkeys(("variant_params", "task_params"), "json"),
+    **dict.fromkeys(("seq_len", "schema_version", "threads"), "int"),
+    **dict.fromkeys(("memory", "top_k"), "scalar"),  # a variant parameter's value: a number, none or a name
+    "wall_time_s": "number",
+}
+_KIND_CHECKS = {
+    "int": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "json": lambda v: isinstance(v, str),  # JSON text, never the object itself
+    "scalar": lambda v: isinstance(v, (int, float, str)),
+}
+
+
+@functools.cache
+def column_kinds() -> dict[str, str]:
+    """The kind of value each declared column holds: int, number, bool, str, json (text) or scalar."""
+    from attnbench.config import OPTION_FIELDS, POINT_FIELDS
+
+    fields = {**POINT_FIELDS, **OPTION_FIELDS}
+    by_type = {int: "int", float: "number", str: "str", bool: "bool"}
+    kinds = {name: by_type[fields[name].type] for name in CONFIG_COLUMNS if name in fields}
+    kinds |= {name: UNIT_KINDS.get(unit, "number") for name, (unit, _) in METRIC_COLUMNS.items()}
+    return {**kinds, **OTHER_KINDS}
+
+
+def mistyped(row: Mapping[str, Any]) -> str | None:
+    """The first column of ``row`` whose value is not null and not of its declared kind (:func:`column_kinds`),
+    e.g. ``lr`` "fast" or ``variant_params`` stored as an object; None when every column is as declared."""
+    for column, kind in column_kinds().items():
+        value = row.get(column)
+        if value is not None and not _KIND_CHECKS[kind](value):
+            return column
+    return None
 
 
 def empty_row() -> dict[str, Any]:

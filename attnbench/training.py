@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from attnbench.config import POINT_FIELDS, Options
+from attnbench.config import POINT_FIELDS, Options, check_target
 from attnbench.measure.compiled import compile_model
 from attnbench.params import ParameterError
 from attnbench.tasks.base import Task
@@ -49,6 +49,11 @@ class TrainResult:
     training and evaluation. ``curve`` is the learning curve, ``[step, training seconds, validation
     score]`` at about ``curve_points`` steps (training seconds leave the validation time, ``val_time_s``,
     out); ``steps_to_target``/``seconds_to_target`` are its first point at ``target``, None if none.
+
+    ``diverged_at`` is the step whose training loss (or validation score) was first not finite
+    (:func:`finite`), None for a run that stayed finite. Training stops there (``steps`` is that step):
+    ``score`` and ``final_loss`` are NaN, there are no transfer scores and no time to target, and the
+    history and curve end before that step.
     """
 
     steps: int
@@ -65,12 +70,35 @@ class TrainResult:
     target: float | None = None
     steps_to_target: int | None = None
     seconds_to_target: float | None = None
+    diverged_at: int | None = None
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict (transfer lengths become string keys, as JSON requires)."""
+        """A JSON-ready dict (transfer lengths become string keys, as JSON requires; a non-finite number,
+        which JSON has not, becomes None)."""
         out = asdict(self)
         out["transfer_scores"] = {str(k): v for k, v in self.transfer_scores.items()}
-        return out
+        return _finite_only(out)
+
+
+def finite(value: float) -> bool:
+    """Whether a loss or score read from the device (a Python float) is finite: a run whose training
+    loss is not has diverged, and nothing it computes afterwards means anything."""
+    return math.isfinite(value)
+
+
+def diverged_reason(step: int) -> str:
+    """The reason stored for the figures a run that diverged at ``step`` could not give."""
+    return f"diverged at step {step} (training loss not finite)"
+
+
+def _finite_only(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_only(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_only(v) for v in value]
+    return value
 
 
 def make_optimizer(params: Any, options: Options) -> torch.optim.Optimizer:
@@ -150,12 +178,13 @@ def train(
     sums = [0.0, 0.0, 0]  # loss, score, steps since the last record
     short = "acc" if task.metric == "accuracy" else task.metric
     show = progress and sys.stderr.isatty()
-    target = options.target if options.target is not None else task.target
+    target = check_target(task, options.target, "train") if options.target is not None else task.target
     marks, val_batches = curve_schedule(steps, options.curve_points, options.eval_batches)
     valid_generator_seed = seed + VALID_SEED_OFFSET
     curve: list[list[float]] = []
     val_time = 0.0
     net = compile_model(model, options.compile)  # the training steps compiled if asked for; evaluation eager
+    diverged_at: int | None = None
     with tqdm(total=steps, disable=not show, desc=f"{model.name} on {task.name}", leave=False) as bar:
         for step in range(1, steps + 1):
             x, y = task.sample(batch, generator, device, split="train")
@@ -169,7 +198,11 @@ def train(
             optimizer.step()
             if on_step is not None:
                 on_step(step, model)
-            sums[0] += loss.item()
+            loss_value = loss.item()
+            if not finite(loss_value):  # diverged: the weights are no longer numbers, stop here
+                diverged_at = step
+                break
+            sums[0] += loss_value
             sums[1] += task.score(logits.detach(), y)
             sums[2] += 1
             if step % window == 0 or step == steps:
@@ -183,8 +216,13 @@ def train(
                 # the same validation batches at every point: a curve of the model, not of the draw
                 _, val_score = evaluate(model, task, val_batches, batch, valid_generator_seed, device, split="valid")
                 val_time += time.perf_counter() - began
+                if not finite(val_score):  # this step's update made the weights non-finite
+                    diverged_at = step
+                    break
                 curve.append([step, train_seconds, val_score])
             bar.update()
+    if diverged_at is not None:
+        return _diverged(diverged_at, task, history, curve, target, time.perf_counter() - start, val_time)
     eval_seed = seed + EVAL_SEED_OFFSET
     eval_loss, score = evaluate(model, task, options.eval_batches, batch, eval_seed, device)
     history.append({"step": steps, "split": "test", "loss": eval_loss, "score": score})
@@ -206,6 +244,27 @@ def train(
         val_time_s=val_time,
         target=target,
         **dict(zip(("steps_to_target", "seconds_to_target"), time_to_target(curve, target, task.higher_is_better))),
+    )
+
+
+def _diverged(
+    step: int, task: Task, history: list[dict], curve: list[list[float]], target: float | None, wall: float, val: float
+) -> TrainResult:
+    """The result of a run that diverged at ``step``: no scores and no time to target (a run that
+    diverged did not solve the task), the history and curve it had before."""
+    return TrainResult(
+        steps=step,
+        final_loss=math.nan,
+        score=math.nan,
+        metric=task.metric,
+        higher_is_better=task.higher_is_better,
+        chance=task.chance,
+        wall_time_s=wall,
+        history=history,
+        curve=curve,
+        val_time_s=val,
+        target=target,
+        diverged_at=step,
     )
 
 
@@ -260,7 +319,9 @@ __all__ = [
     "TrainResult",
     "build_model",
     "curve_schedule",
+    "diverged_reason",
     "evaluate",
+    "finite",
     "make_optimizer",
     "time_to_target",
     "train",
@@ -331,15 +392,28 @@ class _Replicate:
         self.diverged_at: int | None = None
 
     def add(self, step: int, loss: float, score: float) -> None:
-        if self.diverged_at is None and not math.isfinite(loss):
+        """A training step's loss and score; a non-finite loss ends the record there, as :func:`train` stops."""
+        if self.diverged_at is not None:
+            return
+        if not finite(loss):
             self.diverged_at = step
+            return
         self.sums[0] += loss
         self.sums[1] += score
         self.sums[2] += 1
 
+    def add_curve(self, step: int, seconds: float, score: float) -> None:
+        """A learning-curve point; a non-finite validation score is a divergence at this step."""
+        if self.diverged_at is not None:
+            return
+        if not finite(score):
+            self.diverged_at = step
+            return
+        self.curve.append([step, seconds, score])
+
     def close_window(self, step: int) -> None:
         n = self.sums[2]
-        if n:
+        if n and self.diverged_at is None:
             self.history.append({"step": step, "split": "train", "loss": self.sums[0] / n, "score": self.sums[1] / n})
         self.sums = [0.0, 0.0, 0]
 
@@ -399,7 +473,7 @@ def train_group(
     generators = {s: torch.Generator().manual_seed(s) for s in dict.fromkeys(seeds)}
     steps, batch, g_size = base.train_steps, base.train_batch, len(seeds)
     window = max(1, steps // HISTORY_POINTS)
-    target = base.target if base.target is not None else task.target
+    target = check_target(task, base.target, "train") if base.target is not None else task.target
     marks, val_batches = curve_schedule(steps, base.curve_points, base.eval_batches)
     valid_seeds = [s + VALID_SEED_OFFSET for s in seeds]
     reps = [_Replicate() for _ in seeds]
@@ -427,7 +501,7 @@ def train_group(
                 _, val_scores = evaluate_group(group, task, val_batches, batch, valid_seeds, device, split="valid")
                 val_time += time.perf_counter() - began
                 for rep, val_score in zip(reps, val_scores):
-                    rep.curve.append([step, train_seconds, val_score])
+                    rep.add_curve(step, train_seconds, val_score)
             bar.update()
             if all(rep.diverged_at is not None for rep in reps):
                 break  # nothing left to learn
@@ -440,6 +514,9 @@ def train_group(
     wall = time.perf_counter() - start
     results = []
     for g, rep in enumerate(reps):
+        if rep.diverged_at is not None:  # as train() gives a run that diverged alone
+            results.append(_diverged(rep.diverged_at, task, rep.history, rep.curve, target, wall, val_time))
+            continue
         rep.history.append({"step": steps, "split": "test", "loss": eval_losses[g], "score": scores[g]})
         reached = time_to_target(rep.curve, target, task.higher_is_better)
         results.append(

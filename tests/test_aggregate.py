@@ -170,3 +170,10 @@ def test_old_rows_without_lr_or_curves_aggregate():
     out = aggregate(load(Path(__file__).parent / "report" / "fixtures" / "sweep_small"))
     assert not out.empty and (out["lr_note"] == "learning rate not recorded").all()
     assert (out["n"] <= out["n_runs"]).all()
+
+
+def test_a_diverged_run_counts_as_a_failed_run_not_a_missing_one():
+    diverged = {**_row(1, None), "status": "diverged", "error": "diverged at step 3 (training loss not finite)"}
+    frame = pd.DataFrame([_row(0, 1.0, val=1.0, steps_to_target=10), diverged])
+    row = aggregate(frame).iloc[0]
+    assert row["n_runs"] == 2 and row["n"] == 1 and row["success_rate"] == 0.5

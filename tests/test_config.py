@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from attnbench.config import OPTION_FIELDS, POINT_FIELDS, Job, Options, Point, axis_label, label, point_id
+from attnbench.config import (
+    OPTION_FIELDS,
+    POINT_FIELDS,
+    Job,
+    Options,
+    Point,
+    axis_label,
+    check_target,
+    label,
+    point_id,
+    resolved_target,
+)
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError
 
@@ -74,3 +87,38 @@ def test_compile_option_is_checked_and_keeps_default_ids() -> None:
     assert point_id(point, Options(compile="none")) == point_id(point, Options())  # default: not hashed
     assert point_id(point, Options(compile="default")) != point_id(point, Options(compile="max-autotune"))
     assert point_id(point, Options(compile="default")) != point_id(point, Options())
+
+
+@pytest.mark.parametrize(
+    ("task", "target", "allowed"),
+    [
+        ("copy", 2.0, "expected a number in [0, 1]"),  # accuracy can never reach 2
+        ("copy", -5.0, "expected a number in [0, 1]"),  # and every run reaches -5 at once
+        ("copy", math.inf, "expected a finite number in [0, 1]"),
+        ("adding", -1.0, "expected a number >= 0"),  # an MSE is never negative
+        ("adding", -math.inf, "expected a finite number >= 0"),
+    ],
+)
+def test_a_target_outside_the_metric_range_is_refused(task, target, allowed):
+    with pytest.raises(ParameterError) as info:
+        check_target(task, target)
+    message = str(info.value)
+    assert message.startswith(f"task {task} scores ") and f"target={target!r} is not allowed" in message
+    assert allowed in message and "\n" not in message
+
+
+def test_targets_the_metric_can_take_pass_and_inf_is_refused_by_options():
+    assert check_target("copy", 0.5) == 0.5 and check_target("copy", None) is None
+    assert check_target("adding", 3.0) == 3.0
+    with pytest.raises(ParameterError, match=r"target=inf is not allowed; expected a finite number"):
+        Options(target=math.inf)
+    with pytest.raises(ParameterError, match=r"task copy scores accuracy: target=2.0"):
+        resolved_target(Point("lstm", "copy"), Options(target=2.0))
+
+
+def test_a_seed_torch_cannot_take_is_refused_at_its_declaration():
+    assert Point("lstm", "copy", seed=2**63 - 1).seed == 2**63 - 1
+    with pytest.raises(
+        ParameterError, match=r"seed=100000000000000000000000 is not allowed; expected an integer in \[0, "
+    ):
+        Point("lstm", "copy", seed=10**23)

@@ -66,3 +66,59 @@ def test_an_interrupted_write_leaves_a_temporary_file_named_after_its_point(tmp_
     with pytest.raises(KeyboardInterrupt):
         store.write({"point_id": "p9", "status": "ok"})
     assert store.tmp_files("p9") == [] and list(store.points.iterdir()) == []
+
+
+def test_a_folder_loaded_twice_or_with_its_copy_is_one_row_per_point_and_a_warning(tmp_path):
+    import shutil
+
+    _store(tmp_path / "d")
+    shutil.copytree(tmp_path / "d", tmp_path / "copy_of_d")
+    for paths, skipped in (
+        ([tmp_path / "d", tmp_path / "d"], tmp_path / "d"),
+        ([tmp_path / "d", tmp_path / "copy_of_d"], tmp_path / "copy_of_d"),
+    ):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = load(paths)
+        assert sorted(frame["point_id"]) == ["p0", "p1"] and set(frame["source"]) == {str(tmp_path / "d")}
+        assert [str(w.message) for w in caught] == [
+            f"skipped 2 duplicate record(s) in {skipped} (point ids already read from {tmp_path / 'd'}: "
+            "a copy of those results?)"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("lr", "fast"),
+        ("seed", "zero"),
+        ("score", "high"),
+        ("steps_to_target", "ten"),
+        ("variant_params", {"k_att": 2}),  # an object where the schema stores JSON text
+        ("higher_is_better", "yes"),
+        ("seq_len", 2.5),
+        ("status", 3),
+    ],
+)
+def test_a_row_with_a_value_of_the_wrong_kind_is_skipped_as_damaged(tmp_path, column, value):
+    store = _store(tmp_path / "r")
+    row = {"point_id": "odd", "variant": "lstm", "status": "ok", "score": 0.5, "seed": 1, "lr": 1e-3, column: value}
+    (store.points / "odd.json").write_text(json.dumps(row))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = load(tmp_path / "r")
+    assert sorted(frame["point_id"]) == ["p0", "p1"]
+    assert [str(w.message) for w in caught] == [f"skipped 1 damaged record(s) in {tmp_path / 'r'}"]
+    assert "odd" not in store.stored()  # resume measures it again
+
+
+def test_every_declared_column_has_a_kind_and_well_typed_rows_pass():
+    from attnbench.schema import column_kinds, mistyped
+
+    kinds = column_kinds()
+    assert kinds["lr"] == "number" and kinds["seed"] == "int" and kinds["variant_params"] == "json"
+    assert kinds["score"] == "number" and kinds["higher_is_better"] == "bool" and kinds["score_metric"] == "str"
+    assert (
+        mistyped({"lr": 1e-3, "seed": 0, "seq_len": 30.0, "memory": None, "top_k": 5, "variant_params": "{}"}) is None
+    )
+    assert mistyped({"lr": 1e-3, "seed": True}) == "seed"

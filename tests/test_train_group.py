@@ -64,7 +64,10 @@ def test_a_diverging_replicate_leaves_the_others_as_they_are_alone():
     base = Options(train_steps=20, train_batch=4, eval_batches=1, curve_points=2, clip=0.0)
     lrs = [1e-3, 1e30, 1e-2]
     runs = train_group("dense", task, 8, {}, [0, 1, 2], [base.replace(lr=lr) for lr in lrs])
-    assert not math.isfinite(runs[1][0].final_loss) or not math.isfinite(runs[1][0].score)
+    diverged, _ = runs[1]
+    alone, _ = _alone("dense", task, base.replace(lr=lrs[1]), 1, torch.float32)
+    assert diverged.diverged_at is not None and diverged.diverged_at == alone.diverged_at
+    assert math.isnan(diverged.score) and [h["step"] for h in diverged.history] == [h["step"] for h in alone.history]
     for g in (0, 2):
         alone, _ = _alone("dense", task, base.replace(lr=lrs[g]), g, torch.float32)
         assert runs[g][0].score == pytest.approx(alone.score, rel=1e-4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -19,6 +20,7 @@ from attnbench.training import (
     build_model,
     curve_schedule,
     evaluate,
+    finite,
     time_to_target,
     train,
     train_point,
@@ -41,7 +43,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
         ("train_steps", 2.5, "integer >= 0"),
         ("train_batch", 0, "integer >= 1"),
         ("eval_batches", 0, "integer >= 1"),
-        ("seed", -1, "integer >= 0"),
+        ("seed", -1, r"integer in \[0, 9223372036854775807\]"),
+        ("seed", 10**23, r"integer in \[0, 9223372036854775807\]"),  # torch seeds from 64 bits
         ("optimizer", "sgd", "'adam', 'rmsprop'"),
         ("lr", 0.0, "> 0"),
         ("lr", float("nan"), "> 0"),
@@ -190,7 +193,7 @@ def test_learning_curve_and_time_to_target_in_the_result():
     assert all(0.0 <= p[2] <= 1.0 for p in result.curve)
     # target 0: reached at the first point
     assert result.steps_to_target == steps[0] and result.seconds_to_target == seconds[0]
-    unreachable = train_variant("lstm", task, options.replace(train_steps=20, target=1.5), hidden_size=8)
+    unreachable = train_variant("lstm", task, options.replace(train_steps=20, target=1.0), hidden_size=8)
     assert unreachable.steps_to_target is None and unreachable.seconds_to_target is None
     assert train_variant("lstm", task, options.replace(curve_points=0), hidden_size=8).curve == []
 
@@ -218,3 +221,30 @@ def test_compiled_training_follows_the_eager_one():
     config = Options(train_steps=3, train_batch=4, eval_batches=1, compile="default")
     compiled = train_variant("lstm", task, config, hidden_size=8, fused=False)  # an lstm_cell loop: compiled
     assert [h["loss"] for h in compiled.history] == pytest.approx([h["loss"] for h in eager.history], rel=1e-4)
+
+
+def test_a_diverged_run_stops_at_the_first_non_finite_loss_and_says_so():
+    task = build_task("adding", seq_len=5)
+    options = Options(train_steps=20, train_batch=4, lr=1e30, clip=0.0, eval_batches=1)
+    result = train_variant("lstm", task, options, 16)
+    assert result.diverged_at is not None and 1 <= result.diverged_at < 20
+    assert result.steps == result.diverged_at  # stopped there
+    assert math.isnan(result.score) and math.isnan(result.final_loss) and result.steps_to_target is None
+    assert all(step < result.diverged_at for step, _, _ in result.curve)
+    assert all(r["step"] < result.diverged_at for r in result.history)
+    json.dumps(result.to_dict(), allow_nan=False)  # strict JSON: no NaN or Infinity
+
+
+def test_a_finite_run_has_no_divergence():
+    task = build_task("copy", seq_len=2)
+    result = train_variant("lstm", task, Options(train_steps=3, train_batch=4, eval_batches=1), 8)
+    assert result.diverged_at is None and finite(result.score) and not finite(math.inf) and not finite(math.nan)
+
+
+@pytest.mark.parametrize("target", [2.0, -5.0])
+def test_a_target_the_metric_cannot_take_is_refused(target):
+    task = build_task("copy", seq_len=2)
+    with pytest.raises(
+        ParameterError, match=r"train: task copy scores accuracy: target=.* expected a number in \[0, 1\]"
+    ):
+        train(build_model("lstm", task, 4), task, Options(train_steps=1, target=target))

@@ -43,12 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure and print the summary; write the row if asked."""
-    from attnbench.config import OPTION_FIELDS, Options
+    from attnbench.config import OPTION_FIELDS, Options, resolved_target
     from attnbench.measure import measure
 
     check_json_path(args.json)
     point = point_from_args(args, MEASURE_POINT)
     options = Options(**given(args, OPTION_FIELDS))
+    resolved_target(point, options)  # a target the task's metric cannot take: refused before measuring
     device_of(point)
     _check_fits(point)
     old_limit = resource.getrlimit(resource.RLIMIT_DATA)

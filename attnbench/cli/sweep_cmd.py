@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     from attnbench.config import resolve_device
     from attnbench.sweep import dry_run_table, make_executor, plan, summary_text
     from attnbench.sweep import run as run_points
-    from attnbench.sweep.expand import overridden_axes
+    from attnbench.sweep.expand import collapsed_lrs, overridden_axes
     from attnbench.sweep.runner import eta_text, totals
     from attnbench.sweep.supervise import sigterm_as_interrupt
 
@@ -262,6 +262,9 @@ def run(args: argparse.Namespace) -> int:
     the_plan = plan(spec, out, resume=args.resume, retry_failed=args.retry_failed)
     for note in overridden_axes(spec):
         print(f"attnbench: warning: {note}", file=sys.stderr)
+    collapsed = collapsed_lrs(spec)
+    if collapsed:
+        print(f"attnbench: note: {collapsed}", file=sys.stderr)
     todo = the_plan.todo
     if args.dry_run:
         table = dry_run_table(itertools.islice(todo, DRY_RUN_ROWS))  # the first rows only: the rest is never built

@@ -127,11 +127,16 @@ def run(args: argparse.Namespace) -> int:
     check_json_path(args.json)
     result = train_point(point, options, progress=not args.no_progress)
     better = "higher" if result.higher_is_better else "lower"
-    lines = [
-        f"{point.variant} on {task.label()}: {result.steps} steps in {result.wall_time_s:.1f} s",
-        f"  held-out {result.metric} {result.score:.4f} ({better} is better; chance {result.chance:.4f})",
-        f"  final training loss {result.final_loss:.4f}",
-    ]
+    lines = [f"{point.variant} on {task.label()}: {result.steps} steps in {result.wall_time_s:.1f} s"]
+    if result.diverged_at is not None:
+        from attnbench.training import diverged_reason
+
+        lines.append(f"  {diverged_reason(result.diverged_at)}: no held-out score (try a smaller --lr or --clip)")
+    else:
+        lines += [
+            f"  held-out {result.metric} {result.score:.4f} ({better} is better; chance {result.chance:.4f})",
+            f"  final training loss {result.final_loss:.4f}",
+        ]
     lines += [
         f"  transfer at {task.seq_len_param()}={length}: {result.metric} {score:.4f}"
         for length, score in result.transfer_scores.items()

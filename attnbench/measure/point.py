@@ -32,6 +32,7 @@ from attnbench.measure.allocator import keep_freed_memory
 from attnbench.measure.compiled import CompileFailed, compile_model, compile_step
 from attnbench.measure.environment import environment
 from attnbench.measure.timing import time_fn
+from attnbench.results import _jsonable
 from attnbench.schema import empty_row
 from attnbench.tasks.base import Task
 from attnbench.variants import RecurrentVariant, Shape
@@ -46,6 +47,7 @@ class _Row:
     def __init__(self) -> None:
         self.row = empty_row()
         self.missing: dict[str, str] = {}
+        self.diverged: str | None = None  # why the accuracy run diverged, if it did
 
     def attempt(self, columns: tuple[str, ...], fn: Callable[[], R]) -> R | None:
         """``fn()``; on :class:`Unavailable` the columns are None with its reason."""
@@ -124,9 +126,12 @@ def measure_group(jobs: Sequence[Job], *, progress: bool = False) -> list[dict[s
         each.missing.update(env_missing)
         each.set(missing=dict(sorted(each.missing.items())), wall_time_s=time.perf_counter() - started)
         each.set(group_size=len(jobs))
+        if each.diverged is not None and each.row.get("status") == "ok":  # measured, but its run diverged
+            each.set(status="diverged", error=each.diverged)
         for column in JSON_COLUMNS:  # stored as JSON text, like every other producer of rows
             if each.row[column] is not None and not isinstance(each.row[column], str):
-                each.row[column] = json.dumps(each.row[column], sort_keys=True)
+                # no NaN or Infinity in stored JSON text (strict readers reject it): such a value is null
+                each.row[column] = json.dumps(_jsonable(each.row[column]), sort_keys=True, allow_nan=False)
         finished.append(each.row)
     return finished
 
@@ -259,7 +264,9 @@ def _train_rows(
         trained = [trained_model for _, trained_model in runs]
     dtype = next(model.parameters()).dtype
     for job, row, trained_model in zip(jobs, rows, trained):
-        if options.reach:
+        if row.diverged is not None:  # the trained weights are not numbers: no gradient to measure
+            row.lack(("grad_reach",), row.diverged)
+        elif options.reach:
             if trained_model is not model:  # a replicate of a group: its own seed's batch, as it would alone
                 trained_model = trained_model.to(device=x.device, dtype=dtype)
                 x, y = _batch(task, job.point, x.device, dtype)
@@ -274,7 +281,19 @@ CURVE_COLUMNS = ("val_score", "val_curve", "val_time_s", "steps_to_target", "sec
 
 
 def _train_into(out: _Row, options: Options, task: Task, result: Any) -> None:
-    """A training result's columns into ``out``."""
+    """A training result's columns into ``out`` (a run that diverged: its reason, and no scores)."""
+    if result.diverged_at is not None:
+        from attnbench.training import diverged_reason
+
+        out.diverged = diverged_reason(result.diverged_at)
+        kept = ("train_time_s", "val_curve", "val_time_s") if result.curve else ("train_time_s",)
+        out.lack(tuple(c for c in (*TRAIN_COLUMNS, *CURVE_COLUMNS) if c not in kept), out.diverged)
+        out.set(train_time_s=result.wall_time_s)
+        if result.curve:  # the curve up to the divergence, finite points only
+            out.set(val_curve=result.curve, val_time_s=result.val_time_s)
+        else:
+            out.lack(("val_curve", "val_time_s"), out.diverged)
+        return
     out.set(score=result.score, final_loss=result.final_loss, train_time_s=result.wall_time_s)
     if result.curve:
         out.set(val_curve=result.curve, val_score=result.curve[-1][2], val_time_s=result.val_time_s)

@@ -30,6 +30,7 @@ STATUS_COLORS = {
     "oom": "#e08214",
     "error": "#d7301f",
     "timeout": "#8856a7",
+    "diverged": "#a6611a",
     "skipped": "#bdbdbd",
     "unknown": "#969696",
 }
@@ -195,7 +196,7 @@ def status_figure(frame: pd.DataFrame, task: str, path: Path) -> Path:
 
 
 def _worst(statuses: pd.Series) -> str:
-    order = ["error", "timeout", "oom", "unknown", "ok", "skipped"]
+    order = ["error", "timeout", "oom", "diverged", "unknown", "ok", "skipped"]
     present = set(statuses)
     return next(s for s in [*order, *sorted(present)] if s in present)
 

@@ -190,9 +190,18 @@ def load_table(
     if not paths:
         raise UsageError("no results paths given")
     frames, notes = [], []
+    read_from: dict[str, str] = {}  # point id -> the path its row came from: one row per id across paths
     for path in paths:
         frame, found = _read_one(path, commit)
         notes.extend(found)
+        if not frame.empty and "point_id" in frame:
+            again = frame["point_id"].isin(read_from)
+            if again.any():
+                note = results.repeated_note(int(again.sum()), path, (read_from[i] for i in frame["point_id"][again]))
+                warnings.warn(note, stacklevel=2)
+                notes.append(note)
+                frame = frame[~again]
+            read_from.update(dict.fromkeys(frame["point_id"], str(path)))
         if not frame.empty:
             frames.append(frame)
     if not frames:

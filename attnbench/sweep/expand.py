@@ -16,7 +16,7 @@ from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from attnbench.config import POINT_FIELDS, Job, Options, Point
+from attnbench.config import POINT_FIELDS, Job, Options, Point, check_target
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError, axis_params
 from attnbench.sweep.spec import SweepSpec
@@ -70,6 +70,26 @@ def overridden_axes(spec: SweepSpec) -> list[str]:
                         f"({values}) for {name}; give one of them"
                     )
     return notes
+
+
+def swept_lrs(spec: SweepSpec) -> tuple[float, ...]:
+    """The learning rates the sweep's points are measured at: its ``lrs``, else the options' ``lr``; the
+    options' ``lr`` alone where nothing is trained (``train_steps = 0``), since no figure of a cost-only
+    point depends on it (see :func:`collapsed_lrs`)."""
+    if not spec.lrs or spec.options.train_steps == 0:
+        return (spec.options.lr,)
+    return tuple(spec.lrs)
+
+
+def collapsed_lrs(spec: SweepSpec) -> str | None:
+    """The line saying the ``lrs`` axis collapsed to one point because nothing is trained, or None."""
+    if spec.options.train_steps != 0 or not spec.lrs or set(spec.lrs) == {spec.options.lr}:
+        return None
+    lrs = ", ".join(f"{lr:g}" for lr in dict.fromkeys(spec.lrs))
+    return (
+        f"train_steps=0 trains nothing, so the learning rates ({lrs}) change no figure: each point is "
+        f"measured once, at lr={spec.options.lr:g} (give train_steps > 0 to sweep them)"
+    )
 
 
 Params = tuple[tuple[str, Any], ...]  # sorted (name, value) pairs, as a Point stores them
@@ -297,8 +317,13 @@ def expand(spec: SweepSpec) -> Jobs:
                 raise UsageError(f"in the sweep's {task_name} parameters: {exc}") from None
         configs = _unique(configs)
         blocks.extend(Block(task_name, v, variant_combos[v], tuple(configs)) for v in variant_combos)
+    for task_name in dict.fromkeys(spec.tasks):  # a target the task's metric cannot take: refused now
+        try:
+            check_target(task_name, spec.options.target)
+        except ParameterError as exc:
+            raise UsageError(f"in the sweep's target: {exc}") from None
     seeds = _unique((POINT_FIELDS["seed"].validate(s, "seeds") for s in spec.seeds), key=repr)
-    options = _unique((spec.options.replace(lr=lr) for lr in spec.lrs or (spec.options.lr,)), key=lambda o: repr(o.lr))
+    options = _unique((spec.options.replace(lr=lr) for lr in swept_lrs(spec)), key=lambda o: repr(o.lr))
     jobs = Jobs(blocks, seeds, options, spec.settings)
     if not jobs:
         raise UsageError("the sweep is empty: no variant, task and axis values combine into a point")

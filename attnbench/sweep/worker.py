@@ -35,6 +35,15 @@ OOM_MARKERS = (
     "enforce fail at alloc_cpu",
     "failed to allocate",
 )
+# what an allocation failing inside a oneDNN (CPU) primitive says, and nothing more: out of memory where a
+# host memory limit is set (--max-memory), an ordinary error otherwise
+LIMITED_OOM_MARKERS = ("could not create a primitive",)
+
+
+def host_limit() -> int | None:
+    """The host memory limit on this process (:func:`limit_memory`'s data-segment cap), or None."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
 def config_row(job: Job) -> dict[str, Any]:
@@ -42,12 +51,16 @@ def config_row(job: Job) -> dict[str, Any]:
     return config_columns(job.point, job.options)
 
 
-def is_oom(exc: BaseException) -> bool:
+def is_oom(exc: BaseException, limited: bool | None = None) -> bool:
     """Whether ``exc`` means memory ran out (CUDA, the host, or the limit set with --max-memory).
 
     Looks through the chain of causes too: an allocation failure often surfaces wrapped in another error
-    (the FLOP counter's, the compiler's), under its own type or as a bare ``std::bad_alloc``.
+    (the FLOP counter's, the compiler's), under its own type or as a bare ``std::bad_alloc``. Under a host
+    memory limit (``limited``; default: whether this process has one, :func:`host_limit`) oneDNN's bare
+    "could not create a primitive" counts too.
     """
+    limited = host_limit() is not None if limited is None else limited
+    markers = (*OOM_MARKERS, *LIMITED_OOM_MARKERS) if limited else OOM_MARKERS
     oom_type = getattr(getattr(__import__("torch"), "cuda", None), "OutOfMemoryError", None)
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -55,7 +68,7 @@ def is_oom(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, MemoryError) or (oom_type is not None and isinstance(current, oom_type)):
             return True
-        if isinstance(current, Exception) and any(m in str(current).lower() for m in OOM_MARKERS):
+        if isinstance(current, Exception) and any(m in str(current).lower() for m in markers):
             return True
         current = current.__cause__ or current.__context__
     return False
@@ -127,6 +140,9 @@ def measure_rows(group: Group) -> list[dict[str, Any]]:
             status = "oom" if is_oom(exc) else "error"
             text = str(exc).strip()
             message = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+            limit = host_limit()
+            if status == "oom" and limit is not None:  # the limit the user set is why; name it
+                message += f" (under the host memory limit of {limit:,} bytes, --max-memory)"
             trace = traceback.format_exc(limit=8) if status == "error" else None
             env = _environment(group.point.device)
             rows = []

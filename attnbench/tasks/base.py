@@ -19,6 +19,11 @@ from attnbench.params import Param, axis_params, resolve_params
 SPLITS = ("train", "valid", "test")
 
 
+# The values each metric a task's score() returns can take, (low, high) inclusive, None where unbounded:
+# a target outside them can never be reached (accuracy 2) or is reached by any run (accuracy -5).
+METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {"accuracy": (0.0, 1.0), "mse": (0.0, None)}
+
+
 class Task:
     """Base class of every task.
 
@@ -64,6 +69,12 @@ class Task:
     def chance(self) -> float:
         """The score of a predictor that ignores the input (accuracy of guessing, or the trivial MSE)."""
         raise NotImplementedError
+
+    @classmethod
+    def score_range(cls) -> tuple[float | None, float | None]:
+        """The values :meth:`score` can take, ``(low, high)`` with None where unbounded: its metric's
+        (:data:`METRIC_RANGES`), unbounded for a metric not listed there. A target must lie in it."""
+        return METRIC_RANGES.get(cls.metric, (None, None))
 
     @classmethod
     def seq_len_param(cls) -> str | None:

@@ -58,7 +58,11 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], code: int, *needles: str
 
 SPEC_FILES = [
     # values that planning accepted and every worker then rejected (a sweep of nothing but error rows)
-    ("s.toml", 'variants = ["lstm"]\nseeds = ["a"]\n', "seed='a' is not allowed; expected an integer >= 0"),
+    (
+        "s.toml",
+        'variants = ["lstm"]\nseeds = ["a"]\n',
+        "seed='a' is not allowed; expected an integer in [0, 9223372036854775807]",
+    ),
     ("s.toml", 'variants = ["lstm"]\nthreads = 2.5\n', "threads=2.5 is not allowed; expected an integer >= 1"),
     ("s.toml", 'variants = ["lstm"]\nwarmup = 1e400\n', "warmup=inf is not allowed; expected an integer >= 0"),
     ("s.yaml", "variants: [lstm]\nbatch: 4.5\n", "batch=4.5 is not allowed; expected an integer >= 1"),
@@ -92,6 +96,15 @@ def test_a_spec_file_that_is_not_utf8_is_one_line(tmp_path, kept, capsys):
     ("flags", "message"),
     [
         (["--lr", "inf"], "lr=inf is not allowed; expected a number > 0"),
+        # every point an error row ("Overflow when unpacking long long"), exit 0
+        (
+            ["--seeds", "100000000000000000000000"],
+            "seed=100000000000000000000000 is not allowed; expected an integer in [0, ",
+        ),
+        # a target the metric cannot take: never reached (2), reached at once (-5), stored as null (inf)
+        (["--target", "2"], "task copy scores accuracy: target=2.0 is not allowed; expected a number in [0, 1]"),
+        (["--target", "-5"], "task copy scores accuracy: target=-5.0 is not allowed"),
+        (["--target", "inf"], "target=inf is not allowed; expected a finite number"),
         (["--timeout", "inf"], "timeout_s=inf is not allowed; expected a number in (0, 604800]"),
         (["--timeout", "nan"], "timeout_s=nan is not allowed"),
         (["--timeout", "1e300"], "timeout_s=1e+300 is not allowed"),  # overflowed the wait after a point started
@@ -296,3 +309,10 @@ def test_yes_runs_a_sweep_past_the_threshold_and_says_how_long_it_may_take(tmp_p
     assert "attnbench: 2 point(s) to run: about 4 min at the median 120.0 s per point of the 1 stored" in err
     assert main([*argv, "--resume", "--no-progress"]) == 0  # quiet: no estimate either
     assert capsys.readouterr().err == ""
+
+
+def test_learning_rates_without_training_are_one_point_and_a_note(tmp_path, capsys):
+    code = main(["sweep", *ONE, "--lrs", "0.01,0.1", "--train-steps", "0", "--dry-run", "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 0 and "1 point(s) to run" in captured.out
+    assert captured.err.startswith("attnbench: note: train_steps=0 trains nothing, so the learning rates (0.01, 0.1)")

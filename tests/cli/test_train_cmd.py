@@ -94,3 +94,13 @@ def test_unreadable_idx_file_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("attnbench: error: ") and "\n" not in err
     assert str(tmp_path / "train-images-idx3-ubyte") in err and "not an IDX file" in err
+
+
+def test_a_diverged_run_says_where_and_writes_strict_json(tmp_path, capsys):
+    path = tmp_path / "out.json"
+    code = main(["train", "--variant", "lstm", "--task", "adding", "--seq-len", "5", "--steps", "20", "--batch", "4",
+                 "--hidden", "16", "--lr", "1e30", "--clip", "0", "--no-progress", "--json", str(path)])  # fmt: skip
+    assert code == 0
+    assert "diverged at step " in capsys.readouterr().out
+    data = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert data["diverged_at"] >= 1 and data["score"] is None and data["final_loss"] is None

@@ -68,10 +68,10 @@ def test_training_fills_the_accuracy_columns(tiny_task: str) -> None:
 def test_time_to_target_or_the_reason_it_is_missing(tiny_task: str) -> None:
     reached = _decoded(measure(*_spec(tiny_task, variant="lstm", train_steps=2, eval_batches=1, target=0.0)))
     assert reached["steps_to_target"] == 2 and reached["seconds_to_target"] == reached["val_curve"][0][1]
-    missed = _decoded(measure(*_spec(tiny_task, variant="lstm", train_steps=2, eval_batches=1, target=1.5)))
+    missed = _decoded(measure(*_spec(tiny_task, variant="lstm", train_steps=2, eval_batches=1, target=1.0)))
     assert missed["steps_to_target"] is None and missed["seconds_to_target"] is None
     assert missed["missing"]["steps_to_target"] == "not reached in 2 steps"
-    assert missed["target"] == 1.5
+    assert missed["target"] == 1.0
 
 
 def test_float64_and_no_reach(tiny_task: str) -> None:
@@ -110,3 +110,17 @@ def test_spec_rejects_bad_counts() -> None:
         Options(repeats=0)
     with pytest.raises(ParameterError, match="batch"):
         Point("lstm", "copy", batch=0)
+
+
+def test_a_diverged_accuracy_run_is_stored_as_diverged_with_no_non_finite_number() -> None:
+    point = Point.make("lstm", "adding", seq_len=5, batch=4, hidden_size=16)
+    options = Options(train_steps=20, train_batch=4, lr=1e30, clip=0.0, eval_batches=1, repeats=2, warmup=0)
+    row = measure(point, options)
+    json.dumps(row, allow_nan=False)
+    for column in JSON_COLUMNS:  # the JSON text columns too: strict readers reject NaN and Infinity
+        assert row[column] is None or ("NaN" not in row[column] and "Infinity" not in row[column]), column
+    row = _decoded(row)
+    assert row["status"] == "diverged" and row["error"].startswith("diverged at step ")
+    for column in ("score", "val_score", "final_loss", "steps_to_target", "grad_reach", "transfer_scores"):
+        assert row[column] is None and row["missing"][column] == row["error"], column
+    assert row["step_time_s"] > 0  # the costs were measured

@@ -94,7 +94,7 @@ def test_format_value(value, unit, text):
 def test_an_ok_row_whose_seq_len_is_not_a_number_is_skipped_and_counted(tmp_path):
     path = tiny_results(tmp_path / "r")
     point = path / "points" / "p20.json"
-    point.write_text(point.read_text().replace('"seq_len": 20', '"seq_len": "twenty"'))
+    point.write_text(point.read_text().replace('"seq_len": 20', '"seq_len": null'))
     with pytest.warns(UserWarning, match="skipped 1 ok row"):
         table = load_table(path)
     assert list(table.frame["seq_len"]) == [40.0]
@@ -104,6 +104,15 @@ def test_an_ok_row_whose_seq_len_is_not_a_number_is_skipped_and_counted(tmp_path
     with pytest.warns(UserWarning, match="skipped 1 ok row"):
         index = build_report([path], tmp_path / "report")
     assert "skipped 1 ok row" in index.read_text()
+
+
+def test_a_row_whose_seq_len_is_text_is_damaged_and_counted(tmp_path):
+    path = tiny_results(tmp_path / "r")
+    point = path / "points" / "p20.json"
+    point.write_text(point.read_text().replace('"seq_len": 20', '"seq_len": "twenty"'))
+    with pytest.warns(UserWarning, match=r"skipped 1 damaged record\(s\)"):
+        table = load_table(path)
+    assert list(table.frame["seq_len"]) == [40.0]
 
 
 def test_series_name_the_task_parameters_that_vary():
@@ -120,3 +129,13 @@ def test_series_name_the_task_parameters_that_vary():
     series = list(normalise(pd.DataFrame(rows))["series"])
     # two numbers of pairs are two series; copy's length is the seq_len axis, not part of the name
     assert series == ["dense (pairs=4)", "dense (pairs=8)", "lstm", "lstm"]
+
+
+def test_a_results_folder_and_its_copy_count_each_run_once(tmp_path):
+    import shutil
+
+    shutil.copytree(SWEEP, tmp_path / "copy_of_sweep")
+    with pytest.warns(UserWarning, match=r"skipped 13 duplicate record\(s\) in .*copy_of_sweep"):
+        table = load_table([SWEEP, tmp_path / "copy_of_sweep"])
+    assert len(table.frame) == 13 and set(table.frame["source"]) == {str(SWEEP)}
+    assert any("duplicate record(s)" in note for note in table.notes)  # the report's notices say so

@@ -7,6 +7,7 @@ import pytest
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError
 from attnbench.sweep import SweepSpec, expand
+from attnbench.sweep.expand import collapsed_lrs
 from tests.sweep.conftest import MILLION
 
 
@@ -109,7 +110,7 @@ def test_every_option_can_be_set_and_enters_the_id():
 
 
 def test_learning_rates_are_an_axis_like_seeds():
-    jobs = expand(_spec(variants=("lstm",), seeds=(0, 1), lrs=(1e-3, 3e-3)))
+    jobs = expand(_spec(variants=("lstm",), seeds=(0, 1), lrs=(1e-3, 3e-3), train_steps=5))
     assert {(j.point.seed, j.options.lr) for j in jobs} == {(0, 1e-3), (0, 3e-3), (1, 1e-3), (1, 3e-3)}
     assert len({j.point_id for j in jobs}) == len(jobs) == 2 * 4  # two lengths, two seeds, two lrs
     one = expand(_spec(variants=("lstm",), lr=3e-3))  # no lrs: the options' lr alone
@@ -157,3 +158,16 @@ def test_repeated_values_in_any_factor_make_no_duplicate_points():
     # two spellings of one configuration (a parameter given as its default) are one point
     both = expand(_spec(variants=("lstm",), variant_params={"lstm": {"k_trunc": ["none", None]}}))
     assert len(both) == len({j.point_id for j in both}) == 2
+
+
+def test_learning_rates_collapse_to_one_point_when_nothing_is_trained():
+    spec = _spec(variants=("lstm",), seeds=(0,), lrs=(0.01, 0.1), train_steps=0, lr=3e-3)
+    jobs = expand(spec)
+    assert len(jobs) == 2 and {j.options.lr for j in jobs} == {3e-3}  # two lengths, one lr
+    plain = expand(_spec(variants=("lstm",), seeds=(0,), train_steps=0, lr=3e-3))  # the same points, same ids
+    assert [j.point_id for j in jobs] == [j.point_id for j in plain]
+    assert "learning rates (0.01, 0.1) change no figure" in collapsed_lrs(spec)
+    assert "at lr=0.003" in collapsed_lrs(spec)
+    assert collapsed_lrs(_spec(lrs=(0.01, 0.1), train_steps=5)) is None and collapsed_lrs(_spec(train_steps=0)) is None
+    trained = expand(_spec(variants=("lstm",), seeds=(0,), lrs=(0.01, 0.1), train_steps=5))
+    assert {j.options.lr for j in trained} == {0.01, 0.1}

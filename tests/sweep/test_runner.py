@@ -22,7 +22,7 @@ def _store(out, jobs, status="ok", wall_time_s=2.0):
 
 
 def test_resume_finds_the_stored_points_from_their_rows_and_runs_the_rest(tmp_path):
-    spec = _spec(seeds=(0, 1), lrs=(1e-3, 3e-3))
+    spec = _spec(seeds=(0, 1), lrs=(1e-3, 3e-3), train_steps=5)
     jobs = expand(spec)
     stored = [jobs[i] for i in (0, 3, len(jobs) - 1)]
     _store(tmp_path, stored)

@@ -50,3 +50,27 @@ def test_a_row_measure_stores_as_error_stays_an_error(monkeypatch):
     monkeypatch.setattr(attnbench.measure, "measure", lambda point, options: {"status": "error", "error": reason})
     row = measure_point(Job(Point.make("lstm", "copy", seq_len=4), Options(compile="default")))
     assert row["status"] == "error" and row["error"] == reason
+
+
+def test_onednn_failing_under_a_host_memory_limit_is_oom_and_names_the_limit(monkeypatch):
+    """--max-memory 100MB: oneDNN says only "could not create a primitive" when its allocation fails."""
+    import attnbench.measure
+    from attnbench.config import Job, Options, Point
+    from attnbench.sweep import worker
+
+    primitive = RuntimeError("could not create a primitive")
+    assert is_oom(primitive, limited=True) and is_oom(_wrapped(primitive), limited=True)
+    assert not is_oom(primitive, limited=False)  # without a limit it is oneDNN's own failure: an error
+
+    def fail(point, options):
+        raise primitive
+
+    monkeypatch.setattr(attnbench.measure, "measure", fail)
+    monkeypatch.setattr(worker, "host_limit", lambda: 100_000_000)
+    row = worker.measure_point(Job(Point.make("lstm", "copy", seq_len=4), Options()))
+    assert row["status"] == "oom"
+    assert row["error"] == (
+        "RuntimeError: could not create a primitive (under the host memory limit of 100,000,000 bytes, --max-memory)"
+    )
+    monkeypatch.setattr(worker, "host_limit", lambda: None)
+    assert worker.measure_point(Job(Point.make("lstm", "copy", seq_len=4), Options()))["status"] == "error"
