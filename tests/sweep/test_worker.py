@@ -42,19 +42,19 @@ def test_other_failures_are_not(exc):
 def test_a_row_measure_stores_as_error_stays_an_error(monkeypatch):
     """A compile that fails comes back from measure as an error row (attnbench.measure.compiled); the
     worker keeps it so, with its reason, instead of calling the point ok."""
-    import attnbench.measure
+    import attnbench.measure.point
     from attnbench.config import Job, Options, Point
     from attnbench.sweep.worker import measure_point
 
     reason = "torch.compile(mode='default') failed: BackendCompilerFailed: no C++ compiler"
-    monkeypatch.setattr(attnbench.measure, "measure", lambda point, options: {"status": "error", "error": reason})
+    monkeypatch.setattr(attnbench.measure.point, "measure_group", lambda jobs: [{"status": "error", "error": reason}])
     row = measure_point(Job(Point.make("lstm", "copy", seq_len=4), Options(compile="default")))
     assert row["status"] == "error" and row["error"] == reason
 
 
 def test_onednn_failing_under_a_host_memory_limit_is_oom_and_names_the_limit(monkeypatch):
     """--max-memory 100MB: oneDNN says only "could not create a primitive" when its allocation fails."""
-    import attnbench.measure
+    import attnbench.measure.point
     from attnbench.config import Job, Options, Point
     from attnbench.sweep import worker
 
@@ -62,10 +62,10 @@ def test_onednn_failing_under_a_host_memory_limit_is_oom_and_names_the_limit(mon
     assert is_oom(primitive, limited=True) and is_oom(_wrapped(primitive), limited=True)
     assert not is_oom(primitive, limited=False)  # without a limit it is oneDNN's own failure: an error
 
-    def fail(point, options):
+    def fail(jobs):
         raise primitive
 
-    monkeypatch.setattr(attnbench.measure, "measure", fail)
+    monkeypatch.setattr(attnbench.measure.point, "measure_group", fail)
     monkeypatch.setattr(worker, "host_limit", lambda: 100_000_000)
     row = worker.measure_point(Job(Point.make("lstm", "copy", seq_len=4), Options()))
     assert row["status"] == "oom"
