@@ -30,18 +30,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from attnbench import config
 from attnbench.metrics import METRICS
 
 CONFIDENCE = 0.95
 RESAMPLES = 9999
 RANDOM_STATE = 0
 # Columns that differ between the replicates of one configuration.
-REPLICATE_COLUMNS = ("point_id", "seed")
-# Configuration columns grouped on (those present in the frame).
-GROUP_COLUMNS = (
-    "label", "variant", "variant_params", "task", "task_params", "seq_len", "memory", "top_k",
-    "batch", "hidden_size", "device", "dtype", "train_steps", "lr", "target",
-)  # fmt: skip
+REPLICATE_COLUMNS = config.REPLICATE_COLUMNS
+# Configuration columns grouped on (those present in the frame): every column a row records about its
+# run but the replicates' (attnbench.config.run_columns), so rows that differ in any option that made
+# them (optimizer, clip, compile, ...) are never pooled as seeds.
+GROUP_COLUMNS = config.config_keys()
 SCORES = ("score", "val_score")
 # Costs: numeric metrics with a direction, other than the accuracy figures aggregated above.
 COSTS = tuple(
@@ -203,4 +203,4 @@ def select_lr(agg: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(kept).reset_index(drop=True)
 
 
-__all__ = ["CONFIDENCE", "COSTS", "aggregate", "default_target", "mean_ci", "reached", "select_lr"]
+__all__ = ["CONFIDENCE", "COSTS", "GROUP_COLUMNS", "aggregate", "default_target", "mean_ci", "reached", "select_lr"]

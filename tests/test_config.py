@@ -74,3 +74,32 @@ def test_compile_option_is_checked_and_keeps_default_ids() -> None:
     assert point_id(point, Options(compile="none")) == point_id(point, Options())  # default: not hashed
     assert point_id(point, Options(compile="default")) != point_id(point, Options(compile="max-autotune"))
     assert point_id(point, Options(compile="default")) != point_id(point, Options())
+
+
+def test_the_run_columns_cover_every_declared_field_and_axis():
+    """Adding a Point or Options field (or an axis) without a column fails here: every field that defines a
+    run is recorded in its rows, and aggregate groups on it."""
+    import dataclasses
+
+    from attnbench.config import NOT_RECORDED, Options, Point, config_keys, run_columns
+    from attnbench.params import AXES
+    from attnbench.schema import CONFIG_COLUMNS
+
+    recorded = {c.field for c in run_columns() if c.field}
+    for cls, owner in ((Point, "point"), (Options, "options")):
+        for f in dataclasses.fields(cls):
+            assert f.name in NOT_RECORDED or f"{owner}.{f.name}" in recorded, f"{owner}.{f.name} has no column"
+    names = [c.name for c in run_columns()]
+    assert len(names) == len(set(names)) and set(AXES) <= set(names)
+    assert list(CONFIG_COLUMNS) == names
+    assert set(config_keys()) == set(names) - {"seed", "point_id"}
+
+
+def test_config_columns_give_every_run_column_for_a_point():
+    from attnbench.config import Options, Point, config_columns, run_column_names
+
+    row = config_columns(Point.make("lstm", "mqar", seq_len=64), Options(clip=0.5, compile="default", threads=2))
+    assert list(row) == [*run_column_names(), "schema_version"]
+    assert row["clip"] == 0.5 and row["compile"] == "default" and row["requested_threads"] == 2
+    assert row["pairs"] == 4  # mqar's pairs none: T/16, as the task builds it
+    assert row["optimizer"] == "adam" and row["target"] == Point.make("lstm", "mqar", seq_len=64).build_task().target

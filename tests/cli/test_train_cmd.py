@@ -94,3 +94,15 @@ def test_unreadable_idx_file_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("attnbench: error: ") and "\n" not in err
     assert str(tmp_path / "train-images-idx3-ubyte") in err and "not an IDX file" in err
+
+
+def test_the_json_summary_holds_every_run_column_of_a_results_row(tmp_path):
+    from attnbench.config import run_column_names
+
+    path = tmp_path / "out.json"
+    assert main(["train", "--variant", "lstm", "--task", "copy", "--seq-len", "3", "--clip", "0.5",
+                 "--json", str(path), *TINY]) == 0  # fmt: skip
+    data = json.loads(path.read_text())
+    assert set(run_column_names()) <= set(data)
+    assert data["clip"] == 0.5 and data["optimizer"] == "adam" and data["train_batch"] == 2
+    assert data["compile"] == "none" and data["config"]["clip"] == 0.5 and data["config"]["seed"] == 0
