@@ -22,7 +22,7 @@ from tqdm import tqdm
 from attnbench.config import POINT_FIELDS, Options
 from attnbench.measure.compiled import compile_model
 from attnbench.params import ParameterError
-from attnbench.tasks.base import Task
+from attnbench.tasks.base import Task, validation_split
 from attnbench.variants import RecurrentVariant, build_variant
 
 if TYPE_CHECKING:
@@ -143,6 +143,7 @@ def train(
     target = options.target if options.target is not None else task.target
     marks, val_batches = curve_schedule(steps, options.curve_points, options.eval_batches)
     valid_generator_seed = seed + VALID_SEED_OFFSET
+    val_split = validation_split(task)  # "valid"; "train" (a stream of its own) for a task of plugin API 1
     curve: list[list[float]] = []
     val_time = 0.0
     net = compile_model(model, options.compile)  # the training steps compiled if asked for; evaluation eager
@@ -170,7 +171,7 @@ def train(
                 began = time.perf_counter()  # loss.item() above synchronised the device
                 train_seconds = began - start - val_time
                 # the same validation batches at every point: a curve of the model, not of the draw
-                _, val_score = evaluate(model, task, val_batches, batch, valid_generator_seed, device, split="valid")
+                _, val_score = evaluate(model, task, val_batches, batch, valid_generator_seed, device, split=val_split)
                 val_time += time.perf_counter() - began
                 curve.append([step, train_seconds, val_score])
             bar.update()
