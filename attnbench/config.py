@@ -207,10 +207,11 @@ class Point:
 
     def build_model(self, task: Task | None = None) -> RecurrentVariant:
         """The variant sized for the task, weights initialised from the seed, on the device and dtype."""
-        from attnbench.training import build_model
+        from attnbench.variants import build_seeded  # not attnbench.training: config is below it
 
         task = task or self.build_task()
-        model = build_model(self.variant, task, self.hidden_size, self.seed, **self.params)
+        sizes = (task.input_size, task.output_size, self.hidden_size)
+        model = build_seeded(self.variant, *sizes, self.seed, **self.params)
         return model.to(device=self.torch_device(), dtype=self.torch_dtype()).train()
 
 

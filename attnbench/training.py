@@ -23,7 +23,7 @@ from attnbench.config import POINT_FIELDS, Options
 from attnbench.measure.compiled import compile_model
 from attnbench.params import ParameterError
 from attnbench.tasks.base import Task, validation_split
-from attnbench.variants import RecurrentVariant, build_variant
+from attnbench.variants import RecurrentVariant, build_seeded
 
 if TYPE_CHECKING:
     from attnbench.config import Point
@@ -233,9 +233,7 @@ def build_model(variant: str, task: Task, hidden_size: int = 128, seed: int = 0,
 
     The global torch RNG is left as it was.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_variant(variant, task.input_size, task.output_size, hidden_size, **params)
+    return build_seeded(variant, task.input_size, task.output_size, hidden_size, seed, **params)
 
 
 def train_point(point: Point, options: Options, *, progress: bool = False) -> TrainResult:

@@ -103,3 +103,30 @@ def test_config_columns_give_every_run_column_for_a_point():
     assert row["clip"] == 0.5 and row["compile"] == "default" and row["requested_threads"] == 2
     assert row["pairs"] == 4  # mqar's pairs none: T/16, as the task builds it
     assert row["optimizer"] == "adam" and row["target"] == Point.make("lstm", "mqar", seq_len=64).build_task().target
+
+
+def test_config_imports_nothing_above_it():
+    """config is what training and measure build on: no import of theirs in it, lazy ones included (the
+    loop config -> training -> measure.compiled -> config is gone)."""
+    import ast
+    from pathlib import Path
+
+    import attnbench.config
+
+    tree = ast.parse(Path(attnbench.config.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    above = sorted(m for m in imported if m.startswith(("attnbench.training", "attnbench.measure", "attnbench.sweep")))
+    assert not above, f"attnbench.config imports {above}"
+
+
+def test_a_point_builds_the_model_training_builds():
+    import torch
+
+    from attnbench.config import Point
+    from attnbench.training import build_model
+
+    point = Point.make("sab", "copy", seq_len=4, hidden_size=4, seed=3, variant_params={"k_top": 1})
+    ours, theirs = point.build_model(), build_model("sab", point.build_task(), 4, 3, **point.params)
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

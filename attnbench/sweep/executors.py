@@ -18,19 +18,19 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from attnbench.config import Job as Point  # a point and its options
+from attnbench.config import Job  # a point and its options
 from attnbench.results import ResultsDir
 from attnbench.sweep.supervise import Reaper, start_forkserver
 from attnbench.sweep.worker import STORE_FAILED, failure_row, run_point
 
-Done = Callable[[Point, dict[str, Any] | None], None]
+Done = Callable[[Job, dict[str, Any] | None], None]
 
 # imported before a point's clock starts (torch._dynamo is pulled in by the FLOP counter and alone
 # takes seconds to import): in the process executor's server, and in a Slurm job before its time limit
 PRELOAD = ("attnbench.sweep.worker", "attnbench.measure", "attnbench.tasks", "attnbench.training", "torch._dynamo")
 
 
-def _stored(results: ResultsDir, point: Point, since: float) -> dict[str, Any] | None:
+def _stored(results: ResultsDir, point: Job, since: float) -> dict[str, Any] | None:
     """The row the worker stored for ``point`` during this run, if any."""
     path = results.point_path(point.point_id)
     if path.exists() and path.stat().st_mtime >= since - 1:
@@ -51,7 +51,7 @@ def _exit_message(code: int | None) -> tuple[str, str]:
 
 @dataclass
 class _InFlight:
-    point: Point
+    point: Job
     proc: Any
     started: float  # wall clock, to recognise the row this run stored
     t0: float  # perf_counter at start
@@ -81,7 +81,7 @@ class ProcessExecutor:
             # pulled in by the FLOP counter and alone takes seconds to import)
             self._ctx.set_forkserver_preload(list(PRELOAD))
 
-    def run(self, points: Iterable[Point], results: ResultsDir, done: Done) -> None:
+    def run(self, points: Iterable[Job], results: ResultsDir, done: Done) -> None:
         """Run ``points`` in order, up to ``workers`` at once; call ``done(point, row)`` after each is stored.
 
         A :class:`~attnbench.sweep.supervise.Reaper` kills the workers in flight and removes the
@@ -113,7 +113,7 @@ class ProcessExecutor:
                 _stop(f.proc, results, f.point)
             raise
 
-    def _start(self, point: Point, results: ResultsDir, reaper: Reaper) -> _InFlight:
+    def _start(self, point: Job, results: ResultsDir, reaper: Reaper) -> _InFlight:
         args = (point.to_json(), str(results.path), self.max_memory, self.timeout_s)
         proc = self._ctx.Process(target=run_point, args=args)
         started, t0 = time.time(), time.perf_counter()
@@ -142,7 +142,7 @@ class ProcessExecutor:
         done(point, row)
 
 
-def _stop(proc: Any, results: ResultsDir | None = None, point: Point | None = None) -> None:
+def _stop(proc: Any, results: ResultsDir | None = None, point: Job | None = None) -> None:
     if proc.pid is not None:
         proc.terminate()
         proc.join(5)
@@ -163,7 +163,7 @@ class SubmititExecutor:
     timeout_s: float
     max_memory: int | None = None
 
-    def run(self, points: Iterable[Point], results: ResultsDir, done: Done) -> None:
+    def run(self, points: Iterable[Job], results: ResultsDir, done: Done) -> None:
         """Run ``points`` in order as local jobs; call ``done(point, row)`` after each one is stored."""
         import submitit
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from attnbench.config import Job as Point  # a point and its options
+from attnbench.config import Job  # a point and its options
 from attnbench.errors import UsageError
 from attnbench.results import ResultsDir
 from attnbench.sweep.executors import PRELOAD
@@ -74,7 +74,7 @@ def slurm_job(point_json: str, results_dir: str, max_memory: int | None, timeout
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for module in PRELOAD:  # start-up, as in the process executor's pre-warmed server: not the point's time
         importlib.import_module(module)
-    point = Point.from_json(point_json)
+    point = Job.from_json(point_json)
     print(f"attnbench: measuring point {point.point_id} ({point.label})", flush=True)
     t0 = time.perf_counter()
 
@@ -191,7 +191,7 @@ def stderr_tail(folder: Path, job_id: str, lines: int = 6) -> str:
 class Pending:
     """A point whose Slurm job has not stored a row yet."""
 
-    point: Point
+    point: Job
     job_id: str
     before: list[int] | None = None  # the point file's (inode, mtime_ns) when the job was submitted, if any
     last_live: float = field(default_factory=time.time)  # when Slurm last said the job is queued or running
@@ -273,7 +273,7 @@ class SlurmExecutor:
         executor.update_parameters(**params)
         return executor
 
-    def run(self, points: Iterable[Point], results: ResultsDir, done: Any) -> None:
+    def run(self, points: Iterable[Job], results: ResultsDir, done: Any) -> None:
         """Collect the points' earlier jobs, submit the rest as one array, wait for every row."""
         points = list(points)
         jobs_file = JobsFile(results.path)
@@ -292,7 +292,7 @@ class SlurmExecutor:
             self._cancel(pending, jobs_file)
             raise
 
-    def _adopt(self, points: list[Point], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:
+    def _adopt(self, points: list[Job], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:
         """The points whose job, recorded by an earlier run, is still queued, running or finished."""
         recorded = jobs_file.read()
         mine = {p.point_id: p for p in points if p.point_id in recorded}
@@ -322,7 +322,7 @@ class SlurmExecutor:
             )
         return adopted
 
-    def _submit(self, points: list[Point], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:
+    def _submit(self, points: list[Job], results: ResultsDir, jobs_file: JobsFile) -> dict[str, Pending]:
         from submitit.core.utils import FailedJobError
 
         executor = self._executor()
