@@ -13,4 +13,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+# The version of the contract plugins are written to (docs/plugins.md, "The plugin contract"): 2 added
+# the "valid" split to Task.sample (plugins of 1, which knew "train" and "test", keep working).
+PLUGIN_API = 2
+
+__all__ = ["PLUGIN_API", "__version__"]

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from attnbench import config
 from attnbench.metrics import METRICS
 
 CONFIDENCE = 0.95
@@ -47,12 +48,11 @@ INTERVAL_METHOD = f"Student's t, {CONFIDENCE:.0%}"
 # Mean validation scores closer than this (absolute) are a tie for select_lr.
 TIE_TOLERANCE = 1e-12
 # Columns that differ between the replicates of one configuration.
-REPLICATE_COLUMNS = ("point_id", "seed")
-# Configuration columns grouped on (those present in the frame).
-GROUP_COLUMNS = (
-    "label", "variant", "variant_params", "task", "task_params", "seq_len", "memory", "top_k",
-    "batch", "hidden_size", "device", "dtype", "train_steps", "lr", "target",
-)  # fmt: skip
+REPLICATE_COLUMNS = config.REPLICATE_COLUMNS
+# Configuration columns grouped on (those present in the frame): every column a row records about its
+# run but the replicates' (attnbench.config.run_columns), so rows that differ in any option that made
+# them (optimizer, clip, compile, ...) are never pooled as seeds.
+GROUP_COLUMNS = config.config_keys()
 SCORES = ("score", "val_score")
 # Costs: numeric metrics with a direction, other than the accuracy figures aggregated above.
 COSTS = tuple(
@@ -250,6 +250,7 @@ def _tie_note(tied: pd.DataFrame, row: pd.Series) -> str:
 __all__ = [
     "CONFIDENCE",
     "COSTS",
+    "GROUP_COLUMNS",
     "INTERVAL_METHOD",
     "TIE_TOLERANCE",
     "aggregate",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from attnbench import __version__
-from attnbench.params import Param, ParameterError, axis_params
+from attnbench.params import AXES, Param, ParameterError, axis_params
 from attnbench.registry import UnknownNameError
 
 if TYPE_CHECKING:  # torch loads only when something is measured or built
@@ -185,7 +185,12 @@ class Point:
             name = axis_params(get_task(self.task).params).get("seq_len")
             return dict(self.task_params).get(name) if name else None
         name = axis_params(self.variant_cls().params).get(axis)
-        return self.params.get(name) if name else None
+        if name:
+            return self.params.get(name)
+        from attnbench.tasks import get_task
+
+        name = axis_params(get_task(self.task).params).get(axis)  # a task's axis (mqar's pairs)
+        return dict(self.task_params).get(name) if name else None
 
     @functools.cached_property
     def skip_reason(self) -> str | None:
@@ -204,10 +209,11 @@ class Point:
 
     def build_model(self, task: Task | None = None) -> RecurrentVariant:
         """The variant sized for the task, weights initialised from the seed, on the device and dtype."""
-        from attnbench.training import build_model
+        from attnbench.variants import build_seeded  # not attnbench.training: config is below it
 
         task = task or self.build_task()
-        model = build_model(self.variant, task, self.hidden_size, self.seed, **self.params)
+        sizes = (task.input_size, task.output_size, self.hidden_size)
+        model = build_seeded(self.variant, *sizes, self.seed, **self.params)
         return model.to(device=self.torch_device(), dtype=self.torch_dtype()).train()
 
 
@@ -347,34 +353,125 @@ def axis_label(variant: str, axes: Mapping[str, Any]) -> str:
         return label(str(variant), given)
 
 
+@dataclass(frozen=True)
+class RunColumn:
+    """A column every row records about the run that made it (see :func:`run_columns`).
+
+    ``key``: rows that differ in it are different configurations (aggregate groups on it); False for
+    what differs between the replicates of one configuration (the seed, the point id). ``field``: the
+    :class:`Point` or :class:`Options` field it records (``"point.batch"``, ``"options.clip"``), if any.
+    """
+
+    name: str
+    help: str
+    key: bool = True
+    field: str | None = None
+
+
+# Point fields that are not declared parameters, with their columns' descriptions; ``rejected`` is a
+# sweep's note on a point that is never measured (its row is skipped, with the reason in ``error``).
+_POINT_COLUMNS = {
+    "variant": "registered variant name",
+    "variant_params": "JSON object of every variant parameter, defaults filled in",
+    "task": "registered task name",
+    "task_params": "JSON object of every task parameter, defaults filled in",
+}
+NOT_RECORDED = ("rejected",)
+_AXIS_COLUMNS = {
+    "seq_len": "total input length T fed to the variant",
+    "memory": "value of the variant's memory-size parameter (empty if it has none)",
+    "top_k": "value of the variant's top-k parameter (empty if it has none)",
+    "pairs": "key-value pairs of the task (mqar's pairs, none resolved to T/16; empty if it has none)",
+}
+# Where a column's name or meaning is not simply its field's and its help: field -> (column, description).
+_COLUMN_OF = {
+    "options.target": ("target", "score that counts as solved (the task's declared target unless the run set one)"),
+    # the environment column `threads` is what the process had; this one is what the run asked for
+    "options.threads": ("requested_threads", "torch intra-op threads the run asked for (empty: torch's default)"),
+    "options.lr": ("lr", "learning rate of the accuracy run (a sweep axis: `lrs`)"),
+}
+# Recorded, but what differs between the replicates of one configuration: never a configuration key.
+REPLICATE_COLUMNS: tuple[str, ...] = ("point_id", "seed")
+
+
+@functools.cache
+def run_columns() -> tuple[RunColumn, ...]:
+    """Every column a row records about the run that made it, generated from the declarations: the point
+    id and label, the point's variant, task and their parameters, the sweep axes (:data:`AXES`), and one
+    column per declared :class:`Point` and :class:`Options` field (its help as the description).
+
+    The one projection of a configuration onto a row: the schema's configuration columns, the values
+    (:func:`config_columns`), ``attnbench train --json`` and aggregate's grouping keys all come from it.
+    """
+    columns = [
+        RunColumn("point_id", "stable key of the configuration and attnbench version (resume skips stored ids)"),
+        RunColumn("label", "deterministic display name, e.g. sab[k_att=10,k_top=5]"),
+        *(RunColumn(name, text, field=f"point.{name}") for name, text in _POINT_COLUMNS.items()),
+        *(RunColumn(axis, _AXIS_COLUMNS.get(axis, f"value of the {axis} axis' parameter")) for axis in AXES),
+    ]
+    for owner, fields in (("point", POINT_FIELDS), ("options", OPTION_FIELDS)):
+        for name, param in fields.items():
+            column, text = _COLUMN_OF.get(f"{owner}.{name}", (name, param.help))
+            columns.append(RunColumn(column, text, field=f"{owner}.{name}"))
+    return tuple(dataclasses.replace(c, key=c.name not in REPLICATE_COLUMNS) for c in columns)
+
+
+def run_column_names() -> tuple[str, ...]:
+    """The names of :func:`run_columns`, in order."""
+    return tuple(c.name for c in run_columns())
+
+
+def config_keys() -> tuple[str, ...]:
+    """The run columns that tell configurations apart: every one but the replicates' (seed, point id)."""
+    return tuple(c.name for c in run_columns() if c.key)
+
+
 def config_columns(point: Point, options: Options) -> dict[str, Any]:
-    """The schema's configuration columns of a configuration (point_id and label included)."""
+    """The values of :func:`run_columns` for a configuration, and the schema version of the row."""
     from attnbench.schema import SCHEMA_VERSION
 
     try:
         seq_len = point.seq_len
     except Exception:  # a task that cannot be built is reported by the measurement itself
         seq_len = None
-    return {
+    special = {  # columns whose value is not the field's own
         "point_id": point_id(point, options),
         "label": point.label,
-        "variant": point.variant,
         "variant_params": json.dumps(point.params, sort_keys=True),
-        "task": point.task,
         "task_params": json.dumps(dict(point.task_params), sort_keys=True),
         "seq_len": seq_len,
-        "memory": point.axis_value("memory"),
-        "top_k": point.axis_value("top_k"),
-        "batch": point.batch,
-        "hidden_size": point.hidden_size,
-        "device": point.device,
-        "dtype": point.dtype,
-        "seed": point.seed,
-        "train_steps": options.train_steps,
-        "lr": options.lr,
         "target": resolved_target(point, options),
-        "schema_version": SCHEMA_VERSION,
     }
+    owners = {"point": point, "options": options}
+    out: dict[str, Any] = {}
+    for column in run_columns():
+        if column.name in special:
+            out[column.name] = special[column.name]
+        elif column.field is not None:
+            owner, name = column.field.split(".")
+            out[column.name] = getattr(owners[owner], name)
+        else:  # an axis
+            out[column.name] = _axis_column(point, column.name)
+    out["schema_version"] = SCHEMA_VERSION
+    return out
+
+
+def _axis_column(point: Point, axis: str) -> Any:
+    """The point's value on ``axis``; for a task parameter left at none, what the built task makes of it
+    where it says (mqar's pairs none: T/16), as seq_len is the length the task builds."""
+    value = point.axis_value(axis)
+    if value is not None or axis == "seq_len":
+        return value
+    from attnbench.tasks import get_task
+
+    name = axis_params(get_task(point.task).params).get(axis)
+    if name is None:
+        return None
+    try:
+        built = getattr(point.build_task(), name, None)
+    except Exception:  # a task that cannot be built is reported by the measurement itself
+        return None
+    return built if isinstance(built, (int, float)) and not isinstance(built, bool) else None
 
 
 def resolved_target(point: Point, options: Options) -> float | None:
@@ -529,13 +626,16 @@ __all__ = [
     "OPTIMIZERS",
     "OPTION_FIELDS",
     "POINT_FIELDS",
+    "REPLICATE_COLUMNS",
     "Job",
     "Options",
     "Point",
+    "RunColumn",
     "axis_label",
     "check_device",
     "check_target",
     "config_columns",
+    "config_keys",
     "declarations",
     "declared",
     "label",
@@ -543,4 +643,6 @@ __all__ = [
     "resolve_device",
     "resolve_dtype",
     "resolved_target",
+    "run_column_names",
+    "run_columns",
 ]

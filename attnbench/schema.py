@@ -15,9 +15,12 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from attnbench.config import run_columns
 from attnbench.metrics import COLUMN_METRICS
 
-SCHEMA_VERSION = 1
+# 2: every option that defines a run is a column (optimizer, clip, train_batch, eval_batches, compile, ...),
+# and the pairs axis; rows of 1 lack them (read as empty: not recorded)
+SCHEMA_VERSION = 2
 
 STATUSES = {
     "ok": "measured",
@@ -28,26 +31,9 @@ STATUSES = {
     "diverged": "measured, but the accuracy run's training loss went non-finite: no scores (error says at which step)",
 }
 
-# name -> description
-CONFIG_COLUMNS: dict[str, str] = {
-    "point_id": "stable key of the configuration and attnbench version (resume skips stored ids)",
-    "label": "deterministic display name, e.g. sab[k_att=10,k_top=5]",
-    "variant": "registered variant name",
-    "variant_params": "JSON object of every variant parameter, defaults filled in",
-    "task": "registered task name",
-    "task_params": "JSON object of every task parameter, defaults filled in",
-    "seq_len": "total input length T fed to the variant",
-    "memory": "value of the variant's memory-size parameter (empty if it has none)",
-    "top_k": "value of the variant's top-k parameter (empty if it has none)",
-    "batch": "batch size B",
-    "hidden_size": "recurrent state size H",
-    "device": "torch device the point ran on, e.g. cpu or cuda:0",
-    "dtype": "floating-point type of parameters and inputs, e.g. float32",
-    "seed": "random seed of data and initialisation",
-    "train_steps": "optimiser steps of the accuracy run (0: accuracy not measured)",
-    "lr": "learning rate of the accuracy run (a sweep axis: `lrs`); empty in rows written before it was recorded",
-    "target": "score that counts as solved (the task's declared target unless the sweep set one)",
-}
+# name -> description: what a row records about the run that made it, generated from the declarations of
+# attnbench.config (Point, Options and the sweep axes): see attnbench.config.run_columns
+CONFIG_COLUMNS: dict[str, str] = {c.name: c.help for c in run_columns()}
 
 # name -> (unit, description), from the one declaration of every metric (attnbench.metrics)
 METRIC_COLUMNS: dict[str, tuple[str, str]] = {m.name: (m.unit, m.meaning) for m in COLUMN_METRICS}
@@ -69,7 +55,7 @@ ENV_COLUMNS: dict[str, str] = {
     "gpu_name": "CUDA device name",
     "gpu_driver": "NVIDIA driver version (NVML)",
     "cpu_model": "processor model",
-    "threads": "torch intra-op threads",
+    "threads": "torch intra-op threads the process had (the run's request is requested_threads)",
     "python_version": "Python version",
     "platform": "operating system and machine",
     "hostname": "machine name",

@@ -24,8 +24,8 @@ from tqdm import tqdm
 from attnbench.config import POINT_FIELDS, Options, check_target
 from attnbench.measure.compiled import compile_model
 from attnbench.params import ParameterError
-from attnbench.tasks.base import Task
-from attnbench.variants import RecurrentVariant, build_variant
+from attnbench.tasks.base import Task, validation_split
+from attnbench.variants import RecurrentVariant, build_seeded
 
 if TYPE_CHECKING:
     from attnbench.config import Point
@@ -181,6 +181,7 @@ def train(
     target = check_target(task, options.target, "train") if options.target is not None else task.target
     marks, val_batches = curve_schedule(steps, options.curve_points, options.eval_batches)
     valid_generator_seed = seed + VALID_SEED_OFFSET
+    val_split = validation_split(task)  # "valid"; "train" (a stream of its own) for a task of plugin API 1
     curve: list[list[float]] = []
     val_time = 0.0
     net = compile_model(model, options.compile)  # the training steps compiled if asked for; evaluation eager
@@ -214,7 +215,7 @@ def train(
                 began = time.perf_counter()  # loss.item() above synchronised the device
                 train_seconds = began - start - val_time
                 # the same validation batches at every point: a curve of the model, not of the draw
-                _, val_score = evaluate(model, task, val_batches, batch, valid_generator_seed, device, split="valid")
+                _, val_score = evaluate(model, task, val_batches, batch, valid_generator_seed, device, split=val_split)
                 val_time += time.perf_counter() - began
                 if not finite(val_score):  # this step's update made the weights non-finite
                     diverged_at = step
@@ -302,9 +303,7 @@ def build_model(variant: str, task: Task, hidden_size: int = 128, seed: int = 0,
 
     The global torch RNG is left as it was.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_variant(variant, task.input_size, task.output_size, hidden_size, **params)
+    return build_seeded(variant, task.input_size, task.output_size, hidden_size, seed, **params)
 
 
 def train_point(point: Point, options: Options, *, progress: bool = False) -> TrainResult:
@@ -476,6 +475,7 @@ def train_group(
     target = check_target(task, base.target, "train") if base.target is not None else task.target
     marks, val_batches = curve_schedule(steps, base.curve_points, base.eval_batches)
     valid_seeds = [s + VALID_SEED_OFFSET for s in seeds]
+    val_split = validation_split(task)  # "valid"; "train" (a stream of its own) for a task of plugin API 1
     reps = [_Replicate() for _ in seeds]
     val_time = 0.0
     show = progress and sys.stderr.isatty()
@@ -498,7 +498,7 @@ def train_group(
             if step in marks:
                 began = time.perf_counter()
                 train_seconds = began - start - val_time
-                _, val_scores = evaluate_group(group, task, val_batches, batch, valid_seeds, device, split="valid")
+                _, val_scores = evaluate_group(group, task, val_batches, batch, valid_seeds, device, split=val_split)
                 val_time += time.perf_counter() - began
                 for rep, val_score in zip(reps, val_scores):
                     rep.add_curve(step, train_seconds, val_score)

@@ -177,3 +177,45 @@ def test_a_diverged_run_counts_as_a_failed_run_not_a_missing_one():
     frame = pd.DataFrame([_row(0, 1.0, val=1.0, steps_to_target=10), diverged])
     row = aggregate(frame).iloc[0]
     assert row["n_runs"] == 2 and row["n"] == 1 and row["success_rate"] == 0.5
+
+
+def _stored_folder(folder: Path, seeds: list[int], **options) -> Path:
+    """A results folder of real rows (the worker's configuration columns) of one lstm on copy, one per seed."""
+    from attnbench.config import Options, Point, config_columns
+    from attnbench.results import ResultsDir
+
+    store = ResultsDir(folder)
+    for seed in seeds:
+        point = Point.make("lstm", "copy", seq_len=5, seed=seed, batch=2, hidden_size=4)
+        opts = Options(train_steps=10, **options)
+        store.write({**config_columns(point, opts), "status": "ok", "score": 0.5 + seed / 10, "higher_is_better": True})
+    return folder
+
+
+def test_two_folders_that_differ_only_in_clip_are_two_configurations(tmp_path):
+    from attnbench.results import load
+
+    clipped = _stored_folder(tmp_path / "clip1", [0, 1], clip=1.0)
+    unclipped = _stored_folder(tmp_path / "clip0", [0, 1], clip=0.0)
+    out = aggregate(load([clipped, unclipped]))
+    assert len(out) == 2 and sorted(out["clip"]) == [0.0, 1.0]
+    assert list(out["n"]) == [2, 2]  # each configuration's own two seeds, not four pooled
+
+
+@pytest.mark.parametrize(
+    "option", [{"optimizer": "rmsprop"}, {"train_batch": 4}, {"eval_batches": 2}, {"compile": "default"}]
+)
+def test_rows_that_differ_in_any_run_option_are_never_pooled_as_seeds(tmp_path, option):
+    from attnbench.results import load
+
+    out = aggregate(load([_stored_folder(tmp_path / "a", [0, 1]), _stored_folder(tmp_path / "b", [0, 1], **option)]))
+    assert len(out) == 2 and list(out["n"]) == [2, 2]
+
+
+def test_rows_of_schema_1_read_their_unrecorded_options_as_empty():
+    from attnbench.results import load
+
+    frame = load(Path(__file__).parent / "report" / "fixtures" / "sweep_small")
+    assert set(frame["schema_version"]) == {1}
+    assert frame["clip"].isna().all() and frame["optimizer"].isna().all() and frame["compile"].isna().all()
+    assert not aggregate(frame).empty

@@ -122,3 +122,59 @@ def test_a_seed_torch_cannot_take_is_refused_at_its_declaration():
         ParameterError, match=r"seed=100000000000000000000000 is not allowed; expected an integer in \[0, "
     ):
         Point("lstm", "copy", seed=10**23)
+
+
+def test_the_run_columns_cover_every_declared_field_and_axis():
+    """Adding a Point or Options field (or an axis) without a column fails here: every field that defines a
+    run is recorded in its rows, and aggregate groups on it."""
+    import dataclasses
+
+    from attnbench.config import NOT_RECORDED, Options, Point, config_keys, run_columns
+    from attnbench.params import AXES
+    from attnbench.schema import CONFIG_COLUMNS
+
+    recorded = {c.field for c in run_columns() if c.field}
+    for cls, owner in ((Point, "point"), (Options, "options")):
+        for f in dataclasses.fields(cls):
+            assert f.name in NOT_RECORDED or f"{owner}.{f.name}" in recorded, f"{owner}.{f.name} has no column"
+    names = [c.name for c in run_columns()]
+    assert len(names) == len(set(names)) and set(AXES) <= set(names)
+    assert list(CONFIG_COLUMNS) == names
+    assert set(config_keys()) == set(names) - {"seed", "point_id"}
+
+
+def test_config_columns_give_every_run_column_for_a_point():
+    from attnbench.config import Options, Point, config_columns, run_column_names
+
+    row = config_columns(Point.make("lstm", "mqar", seq_len=64), Options(clip=0.5, compile="default", threads=2))
+    assert list(row) == [*run_column_names(), "schema_version"]
+    assert row["clip"] == 0.5 and row["compile"] == "default" and row["requested_threads"] == 2
+    assert row["pairs"] == 4  # mqar's pairs none: T/16, as the task builds it
+    assert row["optimizer"] == "adam" and row["target"] == Point.make("lstm", "mqar", seq_len=64).build_task().target
+
+
+def test_config_imports_nothing_above_it():
+    """config is what training and measure build on: no import of theirs in it, lazy ones included (the
+    loop config -> training -> measure.compiled -> config is gone)."""
+    import ast
+    from pathlib import Path
+
+    import attnbench.config
+
+    tree = ast.parse(Path(attnbench.config.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    above = sorted(m for m in imported if m.startswith(("attnbench.training", "attnbench.measure", "attnbench.sweep")))
+    assert not above, f"attnbench.config imports {above}"
+
+
+def test_a_point_builds_the_model_training_builds():
+    import torch
+
+    from attnbench.config import Point
+    from attnbench.training import build_model
+
+    point = Point.make("sab", "copy", seq_len=4, hidden_size=4, seed=3, variant_params={"k_top": 1})
+    ours, theirs = point.build_model(), build_model("sab", point.build_task(), 4, 3, **point.params)
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

@@ -12,6 +12,7 @@ import importlib.metadata
 import sys
 import textwrap
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,3 +277,96 @@ def test_the_output_check_runs_once_and_leaves_good_variants_alone():
     assert model._output_check.id in model._forward_hooks
     model(torch.randn(2, 5, 3))
     assert model._output_check.id not in model._forward_hooks
+
+
+# plugin API 1: a task and a variant written before the validation split existed (frozen: see the module)
+OLD_CONTRACT = {
+    "attnbench.tasks": ["old_sum = tests.plugins.old_contract:OldSum"],
+    "attnbench.variants": ["old_cell = tests.plugins.old_contract:OldCell"],
+}
+
+
+@pytest.fixture
+def old_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """tests/plugins/old_contract.py installed as a plugin package (for this process and its children)."""
+    from attnbench.tasks import base
+
+    monkeypatch.setattr(base, "_VALIDATION_SPLIT", {})  # each test asks afresh (and sees the notice)
+    site = tmp_path / "site"
+    site.mkdir()
+    _distribution(site, "old-contract", OLD_CONTRACT)
+    sys.path.insert(0, str(site))
+    importlib.invalidate_caches()
+    try:
+        _reload()
+        yield site
+    finally:
+        sys.path.remove(str(site))
+        importlib.invalidate_caches()
+        _reload()
+
+
+def test_an_old_contract_task_trains_with_validation_through_train_and_one_notice(old_contract):
+    from attnbench.config import Options, Point
+    from attnbench.tasks import PluginContractWarning, get_task, validation_split
+    from attnbench.training import train_point
+
+    assert {"old_sum", "old_cell"} <= set(TASKS.names()) | set(list_variants())
+    point = Point.make("old_cell", "old_sum", seq_len=4, batch=2, hidden_size=4)
+    with pytest.warns(PluginContractWarning, match=r"task 'old_sum' .*does not take split='valid' \(plugin API 1\)"):
+        result = train_point(point, Options(train_steps=4, train_batch=2, eval_batches=1, curve_points=2))
+    assert result.curve and all(score == score for _, _, score in result.curve)  # scored, not NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per task: the second run says nothing
+        train_point(point, Options(train_steps=2, train_batch=2, eval_batches=1))
+    assert validation_split(get_task("copy")(seq_len=3)) == "valid"  # a built-in is taken at its word
+
+
+def test_validation_batches_of_an_old_contract_task_come_from_a_stream_of_their_own(old_contract):
+    from attnbench.tasks import build_task, validation_split
+    from attnbench.training import VALID_SEED_OFFSET
+
+    task = build_task("old_sum", seq_len=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split = validation_split(task)
+    assert split == "train"
+    seed = 3
+    x_train, _ = task.sample(2, torch.Generator().manual_seed(seed), split="train")
+    x_valid, _ = task.sample(2, torch.Generator().manual_seed(seed + VALID_SEED_OFFSET), split=split)
+    assert not torch.equal(x_train, x_valid)
+
+
+def test_an_old_contract_point_measures_as_a_sweep_worker_measures_it(old_contract):
+    from attnbench.config import Options, Point
+    from attnbench.measure import measure
+
+    point = Point.make("old_cell", "old_sum", seq_len=4, batch=2, hidden_size=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the notice is the test above's
+        row = measure(point, Options(warmup=0, repeats=1, train_steps=4, train_batch=2, eval_batches=1))
+    assert row["status"] == "ok" and row["val_score"] is not None and row["score"] is not None
+    assert row["grad_reach"] is not None  # the variant's diagnostics, as plugin API 1 documented them
+
+
+@pytest.mark.slow
+def test_an_old_contract_task_and_variant_sweep_and_report(old_contract, tmp_path):
+    import os
+    import subprocess
+
+    from attnbench.results import load
+
+    out = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(old_contract), str(Path(__file__).parents[1]),
+                                                         os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    argv = ["sweep", "--variants", "lstm,old_cell", "--tasks", "old_sum", "--seq-len", "4", "--seeds", "0",
+            "--batch", "2", "--hidden", "4", "--repeats", "1", "--warmup", "0", "--train-steps", "4",
+            "--train-batch", "2", "--eval-batches", "1", "--workers", "1", "--no-progress",
+            "--out", str(out)]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "attnbench", *argv], capture_output=True, text=True, env=env,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = load(out)
+    assert set(rows["variant"]) == {"lstm", "old_cell"} and (rows["status"] == "ok").all(), rows["error"].tolist()
+    assert rows["val_score"].notna().all() and rows["score"].notna().all()
+    assert main(["report", str(out), "-o", str(tmp_path / "report")]) == 0

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from attnbench.cli._fields import add_fields, given
 from attnbench.config import OPTION_FIELDS
 from attnbench.errors import UsageError
+from attnbench.params import AXES, AXIS_HELP
 
 if TYPE_CHECKING:
     from attnbench.sweep.expand import Jobs
@@ -32,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", nargs="?", help="sweep spec file (.toml, .yaml); flags override its settings")
     p.add_argument(
         "--preset",
-        help="built-in spec: quick (default, minutes on a laptop CPU), paper (GPU runners), plugin-smoke "
-        "(a plugin's check: add --variants lstm,YOURS)",
+        help="built-in spec: quick (minutes on a laptop CPU; the default when neither a spec nor a grid flag is "
+        "given: grid flags alone start from the declared defaults), paper (GPU runners), plugin-smoke (a plugin's "
+        "check: add --variants lstm,YOURS)",
     )
     p.add_argument("--out", "-o", help="results directory (default: results/<preset or spec name>)")
     p.add_argument("--resume", action="store_true", help="skip points already stored in --out")
@@ -43,10 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("grid (override the spec)")
     g.add_argument("--variants", help="comma-separated variant names")
     g.add_argument("--tasks", help="comma-separated task names")
-    g.add_argument("--seq-len", help="comma-separated sequence lengths (the task's length parameter)")
-    g.add_argument("--memory", help="comma-separated memory sizes ('none' where allowed)")
-    g.add_argument("--top-k", help="comma-separated top-k values")
-    g.add_argument("--pairs", help="comma-separated numbers of key-value pairs (associative recall: mqar)")
+    for axis in AXES:  # one flag per declared sweep axis: --seq-len, --memory, --top-k, --pairs
+        g.add_argument(f"--{axis.replace('_', '-')}", help=f"comma-separated values of the {AXIS_HELP[axis]} axis")
     g.add_argument(
         "-p",
         "--param",
@@ -117,17 +117,52 @@ def _params(items: list[str], flag: str) -> dict[str, dict[str, Any]]:
     return table
 
 
+def _axis_kind(axis: str) -> type:
+    """int where every parameter of a registered variant or task on ``axis`` is an integer that takes no
+    none (lengths): a value that is not one is refused as such; str (numbers parsed) otherwise."""
+    from attnbench.tasks import get_task, list_tasks
+    from attnbench.variants import get_variant, list_variants
+
+    classes = [*(get_variant(n) for n in list_variants()), *(get_task(n) for n in list_tasks())]
+    params = [p for cls in classes for p in cls.params if p.axis == axis]
+    return int if params and all(p.type is int and p.none_means is None for p in params) else str
+
+
+# the flags that say what runs: given without a spec or --preset, the sweep starts from the declarations'
+# defaults (not from the quick preset's variant parameters, seeds and options)
+GRID_FLAGS = ("variants", "tasks", *AXES, "param", "task_param", "seeds", "lrs")
+DEFAULTS_NAME = "sweep"  # --out's default name of a sweep from flags alone
+
+
+def base_of(args: argparse.Namespace) -> str:
+    """What the sweep starts from, before its flags: a spec file, a preset, or the declared defaults."""
+    if args.spec:
+        return f"spec {args.spec}"
+    if args.preset:
+        return f"preset {args.preset}"
+    if any(getattr(args, flag, None) for flag in GRID_FLAGS):
+        return (
+            "the declared defaults (no spec or --preset: every variant and task parameter, seed and option not "
+            "given is its default, see attnbench list)"
+        )
+    return "preset quick (the default without a spec, --preset or grid flags)"
+
+
 def build_spec(args: argparse.Namespace) -> tuple[Any, str]:
     """The spec from the file or preset, overridden by flags; and a default name for --out."""
     from attnbench.sweep import load_file, load_preset
 
     if args.spec and args.preset:
         raise UsageError("give a spec file or --preset, not both")
+    from attnbench.sweep import SweepSpec
+
     if args.spec:
         spec, name = load_file(args.spec), Path(args.spec).stem
-    else:
+    elif args.preset or not any(getattr(args, flag, None) for flag in GRID_FLAGS):
         name = args.preset or "quick"
         spec = load_preset(name)
+    else:  # flags alone: what they say, and the declarations' defaults for the rest
+        spec, name = SweepSpec(), DEFAULTS_NAME
     changes: dict[str, Any] = {}
     # narrowing the variants or tasks on the command line drops the spec's settings for the others
     if args.variants:
@@ -141,10 +176,10 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str]:
     if args.lrs:
         changes["lrs"] = _list(args.lrs, float)
     axes = dict(spec.axes)
-    flags = {"seq_len": args.seq_len, "memory": args.memory, "top_k": args.top_k, "pairs": args.pairs}
-    for axis, text in flags.items():
+    for axis in AXES:
+        text = getattr(args, axis)
         if text:
-            axes[axis] = _list(text, int if axis in ("seq_len", "pairs") else str)
+            axes[axis] = _list(text, _axis_kind(axis))
     changes["axes"] = axes
     for flag, table in (("--param", "variant_params"), ("--task-param", "task_params")):
         extra = _params(getattr(args, flag[2:].replace("-", "_")), flag)
@@ -266,7 +301,9 @@ def run(args: argparse.Namespace) -> int:
     if collapsed:
         print(f"attnbench: note: {collapsed}", file=sys.stderr)
     todo = the_plan.todo
+    base = f"attnbench: sweep from {base_of(args)}; flags override it"
     if args.dry_run:
+        print(base)
         table = dry_run_table(itertools.islice(todo, DRY_RUN_ROWS))  # the first rows only: the rest is never built
         print(table.to_string(index=False) if not table.empty else "(no points)")
         if len(todo) > len(table):
@@ -298,6 +335,8 @@ def run(args: argparse.Namespace) -> int:
     }
     executor = make_executor(args.executor, spec, out, slurm, wait=not args.no_wait)
     check_writable(out)
+    if not args.no_progress:  # the run's first line (--no-progress: nothing before the summary)
+        print(base, file=sys.stderr)
     try:
         with sigterm_as_interrupt():  # `timeout` and schedulers stop a sweep with SIGTERM: same as Ctrl-C
             if len(todo) and not args.no_progress:

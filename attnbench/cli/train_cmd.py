@@ -6,17 +6,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attnbench.cli._fields import add_fields, given
-from attnbench.config import point_id
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError
 
 if TYPE_CHECKING:  # torch loads only when a command runs, so --help stays quick
     import torch
 
-    from attnbench.config import Point
+    from attnbench.config import Options, Point
+    from attnbench.training import TrainResult
 
 
 def parse_assignments(items: list[str] | None, option: str) -> dict[str, str]:
@@ -112,6 +112,20 @@ def device_of(point: Point) -> torch.device:
         raise UsageError(f"--device {point.device!r}: {exc}") from None
 
 
+def summary(point: Point, options: Options, device: torch.device, result: TrainResult) -> dict[str, Any]:
+    """The ``--json`` summary: the run's columns as a results row has them (:func:`attnbench.config.
+    config_columns`; variant and task parameters as objects), ``device`` where it ran, ``config`` (the
+    options and the seed, as before), and the training result."""
+    from attnbench.config import config_columns, run_columns
+
+    columns = config_columns(point, options)
+    for name in ("variant_params", "task_params"):
+        columns[name] = json.loads(columns[name])
+    options_columns = [c.name for c in run_columns() if c.field and c.field.startswith("options.")]
+    config = {name: columns[name] for name in (*options_columns, "seed")}
+    return {**columns, "config": config, "device": str(device), **result.to_dict()}
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, print a summary line per score, and write the JSON summary if asked."""
     from attnbench.config import Options
@@ -144,18 +158,5 @@ def run(args: argparse.Namespace) -> int:
     # with --json - stdout carries the JSON alone
     print("\n".join(lines), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
-        payload = {
-            "point_id": point_id(point, options),
-            "label": point.label,
-            "variant": point.variant,
-            "variant_params": point.params,
-            "hidden_size": point.hidden_size,
-            "task": task.name,
-            "task_params": task.config,
-            "seq_len": task.seq_len,
-            "config": {**{k: getattr(options, k) for k in TRAIN_OPTIONS}, "seed": point.seed},
-            "device": str(device),
-            **result.to_dict(),
-        }
-        write_json(args.json, payload)
+        write_json(args.json, summary(point, options, device, result))
     return 0

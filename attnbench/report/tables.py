@@ -140,6 +140,56 @@ def _with_task_params(frame: pd.DataFrame) -> list[str]:
     return names
 
 
+# run columns a series name already says (the label: variant and its parameters; the task's parameters
+# and the length, see _with_task_params) or that the report chooses between (lr, on validation)
+_NAMED_ELSEWHERE = {
+    "label",
+    "variant",
+    "variant_params",
+    "memory",
+    "top_k",
+    "task",
+    "task_params",
+    "seq_len",
+    "pairs",
+    "lr",
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _with_run_options(frame: pd.DataFrame) -> list[str]:
+    """Series names, with every other configuration column aggregate groups on
+    (:data:`attnbench.aggregate.GROUP_COLUMNS`) that differs between rows of one task at one length
+    appended: runs of 100 and of 300 steps are ``lstm (train_steps=100)`` and ``lstm (train_steps=300)``,
+    two series, as aggregate makes them two configurations. A row that does not record a column (asv
+    results, rows of schema 1) does not split a name on it."""
+    from attnbench.aggregate import GROUP_COLUMNS
+
+    names = list(frame["series"])
+    keys = [k for k in GROUP_COLUMNS if k in frame.columns and k not in _NAMED_ELSEWHERE]
+    if not len(frame) or not keys:
+        return names
+    groups = frame.groupby([frame["task"].astype(str), frame["seq_len"].astype(str)], sort=False).indices
+    extra: dict[int, list[str]] = {}
+    for rows in groups.values():
+        for key in keys:
+            values = frame[key].iloc[rows]
+            known = {json.dumps(v, default=str) for v in values if v is not None and not pd.isna(v)}
+            if len(known) < 2:
+                continue
+            for i, v in zip(rows, values):
+                if v is not None and not pd.isna(v):
+                    extra.setdefault(int(i), []).append(f"{key}={_shown(v)}")
+    return [f"{name} ({','.join(extra[i])})" if i in extra else name for i, name in enumerate(names)]
+
+
 def _axis_value(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -162,6 +212,7 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     frame["status"] = [str(s) if isinstance(s, str) and s else "unknown" for s in frame["status"]]
     frame["series"] = [_series_name(row) for _, row in frame.iterrows()] if len(frame) else []
     frame["series"] = _with_task_params(frame)
+    frame["series"] = _with_run_options(frame)
     frame["higher_is_better"] = [_higher_is_better(row) for _, row in frame.iterrows()] if len(frame) else []
     frame["score_metric"] = [
         str(m) if isinstance(m, str) and m else "score"

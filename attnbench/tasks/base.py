@@ -7,6 +7,7 @@ Variants produce per-step outputs (B, T, output_size); the task decides which st
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -41,6 +42,10 @@ class Task:
     # What "solved" means: the score a run must reach (>= when higher is better, <= otherwise) for its
     # steps_to_target / seconds_to_target and the success rate; None: the task declares none.
     target: ClassVar[float | None] = None
+    # The splits sample() accepts (plugin API 2: all three). A task from outside attnbench that does not
+    # set it is asked once whether it takes "valid" (see validation_split): a task written to plugin
+    # API 1 knew only "train" and "test".
+    splits: ClassVar[tuple[str, ...]] = SPLITS
 
     def __init__(self, **params: Any) -> None:
         self.config: dict[str, Any] = resolve_params(self.params, params, self.name or type(self).__name__)
@@ -130,6 +135,48 @@ class Task:
         """The loss of the output at the last step alone (gradient-reach measurement differentiates
         it with respect to earlier hidden states)."""
         raise NotImplementedError
+
+
+class PluginContractWarning(UserWarning):
+    """A plugin written to an earlier plugin API, kept working the way the notice says."""
+
+
+_VALIDATION_SPLIT: dict[type, str] = {}
+
+
+def validation_split(task: Task) -> str:
+    """The split the learning curve's validation batches are drawn through: "valid", or "train" for a task
+    whose ``sample`` does not take "valid" (plugin API 1), whose validation batches then come from a
+    stream of their own (the caller's generator) through its training split, with one notice per task.
+
+    A task that declares ``splits`` (every built-in, through :class:`Task`) is taken at its word; one from
+    outside attnbench that does not is asked once, with a one-example batch of ``split="valid"``: a
+    ``ValueError`` or ``KeyError`` from it means it does not take that split.
+    """
+    cls = type(task)
+    if cls not in _VALIDATION_SPLIT:
+        _VALIDATION_SPLIT[cls] = "valid" if _takes_valid(task) else "train"
+        if _VALIDATION_SPLIT[cls] == "train":
+            warnings.warn(
+                f"task {task.name or cls.__name__!r} ({cls.__module__}) does not take split='valid' (plugin API 1); "
+                "its validation batches are drawn through split='train' from a stream of their own "
+                "(docs/plugins.md: accept 'valid' and declare splits for plugin API 2)",
+                PluginContractWarning,
+                stacklevel=2,
+            )
+    return _VALIDATION_SPLIT[cls]
+
+
+def _takes_valid(task: Task) -> bool:
+    cls = type(task)
+    declared = any("splits" in vars(c) for c in cls.__mro__ if c is not Task)
+    if declared or cls.__module__.startswith("attnbench."):
+        return "valid" in cls.splits
+    try:
+        task.sample(1, torch.Generator().manual_seed(0), "cpu", split="valid")
+    except (ValueError, KeyError):
+        return False
+    return True
 
 
 def check_split(task: Task, split: str) -> None:

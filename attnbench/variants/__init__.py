@@ -9,7 +9,14 @@ from attnbench.variants.base import (
     add_counts,
     linear_flops,
 )
-from attnbench.variants.registry import VARIANTS, build_variant, get_variant, list_variants, register_variant
+from attnbench.variants.registry import (
+    VARIANTS,
+    build_seeded,
+    build_variant,
+    get_variant,
+    list_variants,
+    register_variant,
+)
 
 # Built-ins register themselves on import.
 from attnbench.variants import lstm, dense, sab, rsm  # noqa: F401  isort: skip
@@ -22,6 +29,7 @@ __all__ = [
     "Shape",
     "VariantOutput",
     "add_counts",
+    "build_seeded",
     "build_variant",
     "get_variant",
     "linear_flops",

@@ -30,3 +30,16 @@ def build_variant(
 ) -> RecurrentVariant:
     """Construct variant ``name`` with validated parameters."""
     return get_variant(name)(input_size, output_size, hidden_size, **params)
+
+
+def build_seeded(
+    name: str, input_size: int, output_size: int, hidden_size: int = 128, seed: int = 0, **params: Any
+) -> RecurrentVariant:
+    """:func:`build_variant` with its weights initialised from ``seed``; the global torch RNG is left as
+    it was. (What :meth:`attnbench.config.Point.build_model` and :func:`attnbench.training.build_model`
+    build with.)"""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_variant(name, input_size, output_size, hidden_size, **params)

@@ -104,3 +104,15 @@ def test_a_diverged_run_says_where_and_writes_strict_json(tmp_path, capsys):
     assert "diverged at step " in capsys.readouterr().out
     data = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
     assert data["diverged_at"] >= 1 and data["score"] is None and data["final_loss"] is None
+
+
+def test_the_json_summary_holds_every_run_column_of_a_results_row(tmp_path):
+    from attnbench.config import run_column_names
+
+    path = tmp_path / "out.json"
+    assert main(["train", "--variant", "lstm", "--task", "copy", "--seq-len", "3", "--clip", "0.5",
+                 "--json", str(path), *TINY]) == 0  # fmt: skip
+    data = json.loads(path.read_text())
+    assert set(run_column_names()) <= set(data)
+    assert data["clip"] == 0.5 and data["optimizer"] == "adam" and data["train_batch"] == 2
+    assert data["compile"] == "none" and data["config"]["clip"] == 0.5 and data["config"]["seed"] == 0

@@ -177,3 +177,29 @@ def test_probability_of_improvement_over_lstm_and_profiles_are_reported(drawn):
     )
     assert "| 30 | lstm | 0.001 | lstm |" not in summary  # the baseline is not compared with itself
     assert "performance profiles" in summary and (index.parent / "figures" / "profile-copy.png").is_file()
+
+
+def test_runs_of_two_train_steps_in_one_folder_are_two_configurations_in_every_view(tmp_path):
+    """The seed table and the learning curves group exactly as aggregate does: runs that differ only in
+    train_steps are two configurations, each of its own three seeds (not one of six)."""
+    store = ResultsDir(tmp_path / "results")
+    for steps, seed in itertools.product((40, 80), range(3)):
+        curve = [[k * steps // 4, k * 0.01, 0.2 * k + seed / 100] for k in range(1, 5)]
+        store.write(
+            {
+                "point_id": f"lstm-{steps}-{seed}", "label": "lstm", "variant": "lstm", "task": "copy",
+                "task_params": json.dumps({"seq_len": 10}), "seq_len": 30, "seed": seed, "lr": 1e-3,
+                "train_steps": steps, "target": 0.9, "status": "ok", "score": 0.5 + steps / 1000,
+                "score_metric": "accuracy", "higher_is_better": True, "val_score": curve[-1][2],
+                "val_curve": json.dumps(curve), "step_time_s": 1e-3,
+            }
+        )  # fmt: skip
+    frame = load_table(tmp_path / "results").frame
+    agg = accuracy.seed_table(frame)
+    assert sorted(agg["series"]) == ["lstm (train_steps=40)", "lstm (train_steps=80)"]
+    assert list(agg["n"]) == [3, 3]
+    bands = accuracy.curve_bands(accuracy.curve_table(frame))
+    assert set(bands["series"]) == set(agg["series"]) and (bands["n"] == 3).all()
+    index = build_report([tmp_path / "results"], tmp_path / "report")
+    summary = (index.parent / "summary.md").read_text().replace("\\_", "_")  # Markdown escapes the underscore
+    assert "lstm (train_steps=40)" in summary and "lstm (train_steps=80)" in summary

@@ -71,3 +71,41 @@ def test_a_large_sweep_asks_for_yes_and_the_dry_run_lists_the_first_rows(tmp_pat
     assert main([*argv, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "... and 1 more point(s) (the first 2 are listed)" in out and "3 point(s) to run" in out
+
+
+def test_a_flag_only_sweep_starts_from_the_declared_defaults_not_the_quick_preset():
+    """`sweep --variants sab --seq-len 10` is sab with its defaults, one seed and the default options:
+    not the quick preset's k_att=2, k_trunc=5, three seeds and 300 steps."""
+    from attnbench.config import Options
+    from attnbench.variants import get_variant
+
+    spec = _spec("--variants", "sab", "--seq-len", "10")
+    defaults = {p.name: p.default for p in get_variant("sab").params}
+    (job,) = expand(spec)
+    assert job.point.params == defaults and job.point.seed == 0 and job.options == Options()
+    assert spec.seeds == (0,) and spec.variant_params == {} and spec.batch == 32 and spec.workers == 1
+    assert _spec().seeds == (0, 1, 2)  # no grid flag at all: the quick preset, as documented
+    assert _spec("--preset", "quick", "--variants", "sab").variant_params["sab"]["k_att"] == 2
+
+
+def test_the_dry_run_and_the_run_say_what_the_sweep_starts_from(tmp_path, capsys):
+    from attnbench.cli import main
+
+    assert main(["sweep", "--variants", "lstm", "--seq-len", "3", "--dry-run", "--out", str(tmp_path / "a")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("attnbench: sweep from the declared defaults")
+    assert main(["sweep", "--preset", "quick", "--dry-run", "--out", str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "attnbench: sweep from preset quick; flags override it"
+    argv = ["sweep", "--variants", "lstm", "--seq-len", "3", "--batch", "2", "--hidden", "4", "--repeats", "1",
+            "--warmup", "0", "--out", str(tmp_path / "c")]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr().err.splitlines()[0].startswith("attnbench: sweep from the declared defaults")
+
+
+def test_every_declared_axis_is_a_flag():
+    from attnbench.params import AXES
+
+    for axis in AXES:
+        args = build_parser().parse_args(["sweep", f"--{axis.replace('_', '-')}", "4"])
+        assert getattr(args, axis) == "4"
+    spec = _spec("--tasks", "mqar", "--variants", "lstm", "--seq-len", "64", "--pairs", "none,8")
+    assert spec.axes["pairs"] == ("none", 8)  # mqar's pairs takes none (T/16)

@@ -1,0 +1,1 @@
+"""Plugins the tests install: :mod:`tests.plugins.old_contract` is frozen (see its docstring)."""
