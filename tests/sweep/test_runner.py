@@ -82,7 +82,7 @@ def test_the_time_estimate_counts_the_workers_side_by_side(tmp_path):
 
 def test_the_time_estimate_counts_replicate_groups(tmp_path):
     spec = SweepSpec().replace(
-        variants=("lstm",), axes={"seq_len": (5, 6, 7)}, seeds=[0, 1, 2], lrs=[1e-3, 1e-2], timeout_s=60
+        variants=("lstm",), axes={"seq_len": (5, 6, 7)}, seeds=[0, 1, 2], lrs=[1e-3, 1e-2], timeout_s=60, train_steps=5
     )
     text = eta_text(plan(spec, tmp_path, resume=False), spec)
     # three groups of six replicates, each limited to 6 x 60 s
