@@ -373,7 +373,9 @@ def summary_text(frame: pd.DataFrame) -> str:
         table["error"] = table["error"].fillna("").astype(str).str.slice(0, 60)
     lines = [table.to_string(index=False)]
     wall = frame.attrs.get("wall_time_s")
-    inside = pd.to_numeric(frame.get("wall_time_s"), errors="coerce").sum()
+    walls = pd.to_numeric(frame.get("wall_time_s"), errors="coerce")
+    sizes = pd.to_numeric(frame.get("group_size", pd.Series(1, index=frame.index)), errors="coerce").fillna(1)
+    inside = (walls / sizes.clip(lower=1)).sum()  # a group's wall time is in each of its rows: counted once
     if wall and inside > wall:  # Slurm array tasks ran side by side
         lines.append(f"\n{len(frame)} point(s) in {wall:.1f} s: measuring {inside:.1f} s in all, in parallel jobs")
     elif wall:

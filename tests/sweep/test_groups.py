@@ -103,3 +103,13 @@ def test_a_killed_group_loses_only_its_own_replicates_and_resume_finishes_it(out
     assert again.returncode == 0, again.stderr
     rows = _rows(out)
     assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
+
+
+def test_the_summary_counts_a_groups_wall_time_once():
+    import pandas as pd
+
+    from attnbench.sweep.runner import summary_text
+
+    frame = pd.DataFrame([{"label": "rsm", "status": "ok", "wall_time_s": 6.0, "group_size": 3}] * 3)
+    frame.attrs["wall_time_s"] = 10.0
+    assert "3 point(s) in 10.0 s: measuring 6.0 s" in summary_text(frame)
