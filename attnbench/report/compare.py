@@ -117,9 +117,12 @@ def run_scores(row: pd.Series) -> list[float]:
 
 
 def _plain_lstm(agg: pd.DataFrame) -> pd.Series:
+    """The rows of the plain lstm: its label names no parameter that differs from its defaults (stored rows
+    hold every parameter, defaults filled in, so ``variant_params`` alone cannot tell)."""
+    labels = agg.get("label", pd.Series(None, index=agg.index))
     params = agg.get("variant_params", pd.Series(None, index=agg.index))
     empty = params.map(lambda p: p is None or (isinstance(p, float) and math.isnan(p)) or str(p) in ("", "{}"))
-    return (agg["variant"] == BASELINE) & empty
+    return (agg["variant"] == BASELINE) & ((labels == BASELINE) | empty)
 
 
 def _same(a: Any, b: Any) -> bool:

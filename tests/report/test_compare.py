@@ -94,3 +94,23 @@ def test_profile_table_spans_the_scores_of_each_length():
     assert sab["tau"].iloc[0] == pytest.approx(0.1) and sab["tau"].iloc[-1] == pytest.approx(1.0)
     assert sab["share"].iloc[0] == pytest.approx(2 / 3) and sab["share"].iloc[-1] == 0.0
     assert set(table["n"]) == {2, 3}
+
+
+def test_the_plain_lstm_is_found_in_stored_rows_whose_params_are_filled_in():
+    import pandas as pd
+
+    from attnbench.report.compare import improvement_table
+
+    agg = pd.DataFrame(
+        [
+            {"label": "lstm", "variant": "lstm", "variant_params": '{"fused": true, "k_trunc": null}',
+             "seq_len": 30, "lr": 0.01, "score_values": "[0.1, 0.12, 0.11]"},
+            {"label": "lstm[k_trunc=5]", "variant": "lstm", "variant_params": '{"fused": true, "k_trunc": 5}',
+             "seq_len": 30, "lr": 0.01, "score_values": "[0.2, 0.22, 0.21]"},
+            {"label": "sab", "variant": "sab", "variant_params": '{"k_top": 5}', "seq_len": 30, "lr": 0.01,
+             "score_values": "[0.3, 0.32, 0.31]"},
+        ]
+    )  # fmt: skip
+    table = improvement_table(agg)
+    assert sorted(table["series"]) == ["lstm[k_trunc=5]", "sab"] and set(table["against"]) == {"lstm"}
+    assert (table["p"] == 1.0).all()
