@@ -76,10 +76,12 @@ def quick(session: nox.Session) -> None:
 def reproduce(session: nox.Session) -> None:
     """The papers' central copy-task result at laptop scale, three seeds a run (under 20 minutes on 2 CPU cores).
 
-    Without arguments the per-seed results and the table go to reproduce.json; arguments replace that.
+    Without arguments the points go to results/reproduce (resumed where a run stopped) and the table also to
+    reproduce.json; arguments replace that.
     """
     install(session)
-    session.run("attnbench", "reproduce", *(session.posargs or ["--json", "reproduce.json"]))
+    default = ["--out", "results/reproduce", "--resume", "--json", "reproduce.json"]
+    session.run("attnbench", "reproduce", *(session.posargs or default))
 
 
 @nox.session

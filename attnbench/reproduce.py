@@ -2,33 +2,38 @@
 
 Train lstm (full BPTT, at a short and at a longer delay), lstm with truncated BPTT, dense and sab (rsm
 on request) on copy, several seeds each, evaluate every model at its training delay and at longer
-delays without retraining (transfer), and set, per delay, the mean accuracy over the seeds, its 95%
+delays without retraining (transfer), and set, per delay, the mean accuracy over the seeds, its
 interval and the success rate beside the papers' figures (Ke et al., "Sparse Attentive
 Backtracking", NeurIPS 2018, copy-task table). Our scale (hidden size, steps, delay) is far below the
 papers'; the table says so.
 
-Every (run, seed) is a job of its own, run in worker processes (``spawn``, one torch thread each): a
-job that raises or whose process dies loses only itself, and is counted as not reaching the target.
+A reproduction is a sweep: every (run, seed) is a point, a :class:`~attnbench.config.Point` and its
+:class:`~attnbench.config.Options` (:func:`jobs`), planned and run by the sweep's runner
+(:func:`attnbench.sweep.plan` and :func:`attnbench.sweep.run`: each point in a process of its own, or a
+Slurm job array) and stored as one row in a results folder (:mod:`attnbench.results`). A rerun with
+``resume`` skips the points stored; the table (:func:`summarize`, :func:`format_table`) is a view of
+:func:`attnbench.aggregate.aggregate` over the stored rows: the held-out score at the training delay,
+and at each longer delay the rows' ``transfer_scores``.
 """
 
 from __future__ import annotations
 
+import json
 import math
-import multiprocessing
-import signal
-import time
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from multiprocessing.connection import wait
+from pathlib import Path
 from typing import Any
 
-from attnbench.config import Options, Point
+import pandas as pd
+
+from attnbench.config import Job, Options, Point
 from attnbench.errors import UsageError
 from attnbench.params import Param
 
 SCHEMA = "attnbench-reproduce"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+DEFAULT_OUT = "results/reproduce"
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ DELAY = Param("delay", 20, int, low=1, help="training delay T")
 LONG_DELAY = Param("long delay", 60, int, low=1, help="the longer training delay of lstm_long")
 TRANSFER_DELAY = Param("transfer delay", 40, int, low=1, help="a longer delay to evaluate at")
 STEPS = Param("train_steps", None, int, low=1, none_means="each run's own budget", help="steps of every run")
-WORKERS = Param("workers", 2, int, low=0, help="worker processes (0: run in this process)")
+TIMEOUT_S = 3600.0  # a point's time limit: the longest default run takes minutes; a slow machine, more
 
 
 def default_workers() -> int:
@@ -92,7 +97,8 @@ class ReproduceConfig:
 
     ``batch``, ``hidden_size``, ``lr``, ``eval_batches``, each seed and ``steps`` are the
     :class:`~attnbench.config.Point` and :class:`~attnbench.config.Options` fields of every run
-    (``batch`` is the training batch, ``steps`` its ``train_steps``), validated by them.
+    (``batch`` is the training batch, ``steps`` its ``train_steps``), validated by them. Where the points
+    run (workers, executor, time limit) is the sweep's business, not the configuration's.
     """
 
     delay: int = DELAY.default  # four truncation windows, well past what truncated BPTT bridges
@@ -105,13 +111,11 @@ class ReproduceConfig:
     eval_batches: int = 10
     seeds: tuple[int, ...] = (0, 1, 2)
     runs: tuple[str, ...] = DEFAULT_RUNS
-    workers: int = 2
 
     def __post_init__(self) -> None:
         DELAY.validate(self.delay, "reproduce")
         LONG_DELAY.validate(self.long_delay, "reproduce")
         STEPS.validate(self.steps, "reproduce")
-        WORKERS.validate(self.workers, "reproduce")
         for t in self.transfer:
             TRANSFER_DELAY.validate(t, "reproduce")
         short = [t for t in self.transfer if t < self.delay]
@@ -148,184 +152,140 @@ class ReproduceConfig:
         return [t, *sorted({d for d in self.transfer if d > t})]
 
     def point(self, run: Run, seed: int) -> Point:
-        """What one job trains: its run's variant on copy at the run's training delay."""
-        return Point.make(run.variant, "copy", seq_len=self.train_delay(run), variant_params=dict(run.params),
-                          hidden_size=self.hidden_size, seed=seed)  # fmt: skip
+        """What one seed of ``run`` trains: its variant on copy at the run's training delay, evaluated at
+        the longer delays too (``transfer_copy``'s ``eval_lens``) where it has any."""
+        t = self.train_delay(run)
+        longer = self.eval_delays(run)[1:]
+        task, task_params = ("transfer_copy", {"eval_lens": ",".join(map(str, longer))}) if longer else ("copy", {})
+        return Point.make(run.variant, task, seq_len=t, task_params=task_params, variant_params=dict(run.params),
+                          batch=self.batch, hidden_size=self.hidden_size, seed=seed)  # fmt: skip
 
     def options(self, run: Run) -> Options:
-        """How one run trains: its paper's optimiser, its budget (or ``steps``)."""
+        """How one run trains: its paper's optimiser, its budget (or ``steps``), one torch thread; its costs
+        are timed once (one repeat, no warm-up): the accuracy run is what the table is about."""
         steps = run.steps if self.steps is None else self.steps
         return Options(train_steps=steps, train_batch=self.batch, optimizer=run.optimizer, lr=self.lr,
-                       eval_batches=self.eval_batches)  # fmt: skip
+                       eval_batches=self.eval_batches, threads=1, warmup=0, repeats=1)  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the fields."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
 
 
-@dataclass(frozen=True)
-class Job:
-    """One seed of one run: everything a worker process needs, picklable."""
-
-    run: Run
-    seed: int
-    delay: int
-    eval_delays: tuple[int, ...]
-    hidden_size: int
-    options: Options
+_COST = {"lstm": 1.0}  # fused kernel: roughly 5x cheaper a step than the attention loops at T=20
 
 
 def jobs(config: ReproduceConfig) -> list[Job]:
-    """Every (run, seed) of ``config``, the most expensive first (so the slow jobs do not finish last alone)."""
-    out = [
-        Job(run, seed, config.train_delay(run), tuple(config.eval_delays(run)), config.hidden_size, config.options(run))
+    """Every (run, seed) of ``config`` as a sweep job: the most expensive run first (so the slow points do not
+    finish last alone), a run's seeds one after another (the replicates of one configuration)."""
+    runs = sorted(
+        config.selected(),
+        key=lambda r: -config.options(r).train_steps * (config.train_delay(r) + 20) * _COST.get(r.variant, 5.0),
+    )
+    return [Job(config.point(run, seed), config.options(run)) for run in runs for seed in config.seeds]
+
+
+def points(config: ReproduceConfig) -> dict[str, tuple[Run, int]]:
+    """The point id of every (run, seed) of ``config``, and its run and seed."""
+    return {
+        Job(config.point(run, seed), config.options(run)).point_id: (run, seed)
         for run in config.selected()
         for seed in config.seeds
-    ]
-    cost = {"lstm": 1.0}  # fused kernel: roughly 5x cheaper a step than the attention loops at T=20
-    return sorted(out, key=lambda j: -j.options.train_steps * (j.delay + 20) * cost.get(j.run.variant, 5.0))
-
-
-def run_job(job: Job) -> dict[str, Any]:
-    """Train one job's model at its delay and evaluate it there and at its longer delays (this process)."""
-    from attnbench.tasks.copy_task import CopyTask, TransferCopyTask
-    from attnbench.training import build_model, train
-
-    started, cpu = time.perf_counter(), time.process_time()
-    longer = [t for t in job.eval_delays if t != job.delay]
-    task: CopyTask = (
-        TransferCopyTask(seq_len=job.delay, eval_lens=",".join(map(str, longer)))
-        if longer
-        else CopyTask(seq_len=job.delay)
-    )
-    model = build_model(job.run.variant, task, job.hidden_size, job.seed, **dict(job.run.params))
-    result = train(model, task, job.options, "cpu", seed=job.seed)
-    accuracy = {job.delay: result.score, **result.transfer_scores}
-    return {
-        "status": "ok",
-        "accuracy": {str(k): accuracy[k] for k in job.eval_delays},
-        "cpu_time_s": time.process_time() - cpu,
-        "wall_time_s": time.perf_counter() - started,
-        "train": result.to_dict(),
     }
 
 
-def _child(job: Job, conn: Any) -> None:
-    """Worker process: one thread, Ctrl-C left to the parent, every outcome sent back as a dict."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import torch
+def execution(workers: int = 1, timeout_s: float = TIMEOUT_S, max_memory: str | None = None) -> Any:
+    """The sweep settings the reproduction runs under (a :class:`~attnbench.sweep.SweepSpec`, its grid unused:
+    the points are :func:`jobs`'): points side by side, each one's time and host memory limits."""
+    from attnbench.sweep import SweepSpec
 
-    torch.set_num_threads(1)
-    try:
-        outcome = run_job(job)
-    except Exception as exc:  # a crash loses only this job
-        outcome = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    conn.send(outcome)
-    conn.close()
-
-
-def job_record(job: Job, outcome: dict[str, Any]) -> dict[str, Any]:
-    """The JSON record of one finished (or failed) job."""
-    return {"run": job.run.key, "seed": job.seed, "train_delay": job.delay, "steps": job.options.train_steps,
-            **outcome}  # fmt: skip
-
-
-def run_jobs(todo: Sequence[Job], workers: int, on_done: Callable[[Job, dict[str, Any]], None]) -> None:
-    """Run ``todo`` in ``workers`` spawned processes (0: here), calling ``on_done(job, outcome)`` as each ends.
-
-    A job whose process dies without an answer (killed, out of memory) becomes an ``error`` outcome
-    naming its exit code; the others go on. On Ctrl-C the jobs in flight are terminated and the
-    KeyboardInterrupt propagates; what ``on_done`` has seen is kept.
-    """
-    if workers == 0:
-        for job in todo:
-            try:
-                outcome = run_job(job)
-            except Exception as exc:
-                outcome = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
-                           "traceback": traceback.format_exc()}  # fmt: skip
-            on_done(job, outcome)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    pending = list(todo)
-    active: dict[Any, tuple[Job, Any]] = {}
-    try:
-        while pending or active:
-            while pending and len(active) < workers:
-                job = pending.pop(0)
-                receive, send = ctx.Pipe(duplex=False)
-                process = ctx.Process(target=_child, args=(job, send), daemon=True)
-                process.start()
-                send.close()  # the child holds the only writer: its death reads as EOF here
-                active[receive] = (job, process)
-            for conn in wait(list(active)):
-                job, process = active.pop(conn)
-                try:
-                    outcome = conn.recv()
-                except EOFError:
-                    process.join()
-                    outcome = {"status": "error", "error": f"worker process died (exit code {process.exitcode})"}
-                conn.close()
-                process.join()
-                on_done(job, outcome)
-    finally:
-        for conn, (_, process) in active.items():
-            process.terminate()
-            process.join()
-            conn.close()
+    return SweepSpec().replace(workers=workers, timeout_s=timeout_s, max_memory=max_memory)
 
 
 def reproduce(
     config: ReproduceConfig,
-    log: Callable[[str], None] = print,
-    on_record: Callable[[list[dict[str, Any]]], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Run every job of ``config``; the per-seed records, in the table's order.
+    out: str | Path = DEFAULT_OUT,
+    *,
+    resume: bool = False,
+    workers: int = 1,
+    timeout_s: float = TIMEOUT_S,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Run the points of ``config`` not yet stored in ``out`` (the sweep's process executor), then return
+    every stored row of ``config`` (:func:`stored`). ``resume`` as ``attnbench sweep --resume``: without
+    it a folder holding points is refused."""
+    from attnbench.sweep import make_executor, plan, run
 
-    ``log`` gets one line per finished job; ``on_record(records so far)`` is called after each (to
-    save them as they come: an interrupt loses only the jobs in flight).
-    """
-    todo = jobs(config)
-    records: list[dict[str, Any]] = []
-    start = time.perf_counter()
-
-    def done(job: Job, outcome: dict[str, Any]) -> None:
-        records.append(job_record(job, outcome))
-        if outcome["status"] == "ok":
-            seen = ", ".join(f"T={d}: {100 * a:.1f}%" for d, a in outcome["accuracy"].items())
-            what = f"{seen}; {outcome['cpu_time_s']:.0f} s CPU"
-        else:
-            what = f"failed: {outcome['error']}"
-        elapsed = (time.perf_counter() - start) / 60
-        log(f"[{len(records)}/{len(todo)}, {elapsed:.1f} min] {job.run.key} seed {job.seed} (T={job.delay}): {what}")
-        if on_record is not None:
-            on_record(records)
-
-    run_jobs(todo, config.workers, done)
-    return sorted(records, key=lambda r: (RUN_KEYS.index(r["run"]), config.seeds.index(r["seed"])))
+    out = Path(out)
+    spec = execution(workers, timeout_s)
+    the_plan = plan(spec, out, resume=resume, jobs=jobs(config))
+    run(spec, out, make_executor("process", spec, out, {}, True), the_plan, progress=progress)
+    return stored(config, out)
 
 
-def summarize(records: list[dict[str, Any]], config: ReproduceConfig) -> list[dict[str, Any]]:
-    """Per run and evaluation delay: seeds, mean accuracy, its 95% interval (Student's t over the
-    seeds, :func:`attnbench.aggregate.aggregate`) and the success rate (share of the run's seeds at
-    copy's target 0.99; a failed job counts as not reaching it)."""
-    import pandas as pd
+def stored(config: ReproduceConfig, out: str | Path) -> pd.DataFrame:
+    """The rows of ``config``'s points stored in ``out``, with a ``run`` column (its run's key); the folder's
+    other points (another configuration's) are left out."""
+    from attnbench.results import load
 
+    ids = points(config)
+    if not (Path(out) / "points").is_dir():
+        return pd.DataFrame()
+    frame = load(out)
+    frame = frame[frame["point_id"].isin(ids)].copy()
+    frame["run"] = [ids[pid][0].key for pid in frame["point_id"]]
+    order = {r.key: i for i, r in enumerate(RUNS)}
+    frame = frame.sort_values(["run", "seed"], key=lambda c: c.map(order) if c.name == "run" else c, kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def _scores(value: Any) -> dict[str, Any]:
+    """A row's ``transfer_scores`` (JSON text or a dict) as a dict; {} when missing or damaged."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+# the learning curve's columns: left out of the rows aggregated, so every column's k/n is the held-out
+# score at that delay against the target (a transfer delay has no curve)
+CURVE_COLUMNS = ("val_score", "val_curve", "steps_to_target", "seconds_to_target")
+
+
+def delay_rows(rows: pd.DataFrame, config: ReproduceConfig) -> pd.DataFrame:
+    """One row per stored row and evaluation delay: its ``score`` there (the held-out score at the training
+    delay, its ``transfer_scores`` entry at a longer one; None for a point that failed), ``seq_len`` the
+    delay, ``label`` the run's key; what :func:`summarize` aggregates."""
+    by_key = {r.key: r for r in RUNS}
+    out = []
+    for _, row in rows.iterrows():
+        run = by_key[row["run"]]
+        transfer = _scores(row.get("transfer_scores"))
+        for delay in config.eval_delays(run):
+            score = row.get("score") if delay == config.train_delay(run) else transfer.get(str(delay))
+            ok = row.get("status") == "ok"
+            out.append({**row.to_dict(), **dict.fromkeys(CURVE_COLUMNS), "label": run.key, "seq_len": delay,
+                        "score": score if ok else None})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def summarize(rows: pd.DataFrame, config: ReproduceConfig) -> list[dict[str, Any]]:
+    """Per run and evaluation delay, from :func:`attnbench.aggregate.aggregate` over :func:`delay_rows`:
+    the seeds (``n_runs``, ``n`` with a score), the mean accuracy and its interval (aggregate's
+    :func:`~attnbench.aggregate.mean_ci`), and the successes, the seeds whose score there reaches copy's
+    target (a failed point counts as not reaching it). In the table's order."""
     from attnbench.aggregate import aggregate
 
-    rows = []
-    for r in records:
-        run = next(x for x in RUNS if x.key == r["run"])
-        for delay in config.eval_delays(run):
-            score = r.get("accuracy", {}).get(str(delay)) if r["status"] == "ok" else None
-            rows.append({"label": r["run"], "seq_len": delay, "seed": r["seed"], "status": r["status"],
-                         "score": score, "target": TARGET, "higher_is_better": True})  # fmt: skip
-    if not rows:
+    if rows.empty:
         return []
-    agg = aggregate(pd.DataFrame(rows), choose_lr=False)
+    agg = aggregate(delay_rows(rows, config), choose_lr=False)
+    order = {r.key: i for i, r in enumerate(RUNS)}
+    by_key = {r.key: r for r in RUNS}
     out = []
     for _, a in agg.iterrows():
-        run = next(x for x in RUNS if x.key == a["label"])
+        run = by_key[a["label"]]
         out.append({
             "run": run.key,
             "train_delay": config.train_delay(run),
@@ -338,7 +298,7 @@ def summarize(records: list[dict[str, Any]], config: ReproduceConfig) -> list[di
             "successes": round(a["success_rate"] * a["n_runs"]),
             "success_rate": _finite(a["success_rate"]),
         })  # fmt: skip
-    return out
+    return sorted(out, key=lambda s: (order[s["run"]], s["delay"]))
 
 
 def _finite(value: Any) -> float | None:
@@ -354,12 +314,15 @@ def _cell(s: dict[str, Any] | None) -> str:
     return f"{100 * s['mean']:.1f}{ci} {s['successes']}/{s['n_runs']}"
 
 
-def format_table(records: list[dict[str, Any]], config: ReproduceConfig) -> str:
-    """Per run and delay the mean accuracy, its 95% interval and the successes, beside the papers'
-    figures, as a Markdown table with notes on scale and on what failed and why."""
-    summary = summarize(records, config)
+def format_table(rows: pd.DataFrame, config: ReproduceConfig) -> str:
+    """Per run and delay the mean accuracy, its interval and the successes (:func:`summarize`), beside the
+    papers' figures, as a Markdown table with notes on scale and on what failed and why."""
+    from attnbench.aggregate import CONFIDENCE
+
+    summary = summarize(rows, config)
     by = {(s["run"], s["delay"]): s for s in summary}
-    present = [r for r in config.selected() if any(x["run"] == r.key for x in records)]
+    stored_runs = set(rows["run"]) if not rows.empty else set()
+    present = [r for r in config.selected() if r.key in stored_runs]
     delays = sorted({d for r in present for d in config.eval_delays(r)})
     head = ["run", "trained at", "steps", *[f"T={t}" for t in delays], *[f"paper T={t}" for t in PAPER_DELAYS]]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
@@ -375,8 +338,9 @@ def format_table(records: list[dict[str, Any]], config: ReproduceConfig) -> str:
     notes = [
         "",
         "Copy task; accuracy (%) over the 10 recall steps on held-out sequences, chance 12.5%. Each cell: the "
-        f"mean over seeds {seeds}, its 95% interval (Student's t over the seeds), and k/n, the seeds "
-        f"at copy's target of {100 * TARGET:.0f}% (the task's declared target, as 'solved' in both papers). "
+        f"mean over seeds {seeds}, its {100 * CONFIDENCE:.0f}% interval (attnbench.aggregate's interval of the "
+        f"mean over the seeds), and k/n, the seeds whose held-out accuracy there reaches copy's target of "
+        f"{100 * TARGET:.0f}% (the task's declared target, as 'solved' in both papers). "
         "A cell at the run's training delay is the trained task; the cells to its right are transfer: the "
         "same model evaluated at a longer delay without retraining. '-': not evaluated.",
         f"Ours: hidden {config.hidden_size}, batch {config.batch}, lr {config.lr}, gradient clip 1.0; optimisers "
@@ -392,10 +356,14 @@ def format_table(records: list[dict[str, Any]], config: ReproduceConfig) -> str:
                         "(lstm_long), to show how its accuracy falls with the delay at this budget.")  # fmt: skip
     if "rsm" not in config.runs:
         notes.append(RSM_NOTE)
-    failed = [r for r in records if r["status"] != "ok"]
-    if failed:
-        notes.append("Failed jobs (counted as not reaching the target): " + "; ".join(
-            f"{r['run']} seed {r['seed']}: {r['error']}" for r in failed) + ".")  # fmt: skip
+    failed = rows[rows["status"] != "ok"] if not rows.empty else rows
+    if len(failed):
+        what = [f"{r['run']} seed {r['seed']}: {r['status']}, {r['error']}" for _, r in failed.iterrows()]
+        notes.append("Failed points (counted as not reaching the target): " + "; ".join(what) + ".")
+    expected = len(config.selected()) * len(config.seeds)
+    if len(rows) < expected:
+        notes.append(f"{expected - len(rows)} of the {expected} points are not stored yet (interrupted, or still "
+                     "running on Slurm): rerun with --resume to run or collect them.")  # fmt: skip
     return "\n".join(lines + notes)
 
 

@@ -1,24 +1,33 @@
-"""attnbench reproduce: the runs, the jobs, the parallel path, the aggregation and the table."""
+"""attnbench reproduce: a sweep of its runs' points, stored, resumed, and its table a view of aggregate."""
 
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from attnbench.aggregate import mean_ci
+from attnbench.config import config_columns
 from attnbench.errors import UsageError
 from attnbench.params import ParameterError
 from attnbench.reproduce import (
     DEFAULT_RUNS,
     RUN_KEYS,
     RUNS,
+    TARGET,
     ReproduceConfig,
+    delay_rows,
     format_table,
     jobs,
+    points,
     reproduce,
-    run_jobs,
+    stored,
     summarize,
 )
+from attnbench.tasks import get_task
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -34,80 +43,124 @@ def test_runs_cover_the_papers_comparison():
     assert dict(by_key["sab"].params) == {"k_trunc": 5, "k_top": 5, "k_att": 2}
     assert dict(by_key["lstm"].paper)[100] == "99.8" and dict(by_key["lstm_long"].paper)[200] == "~56"
     assert all(t > d.delay for t in d.transfer) and d.long_delay > d.delay
-    assert len(d.seeds) >= 3 and d.workers == 2
+    assert len(d.seeds) >= 3
+    assert TARGET == get_task("copy").target == get_task("transfer_copy").target
 
 
-def test_jobs_every_run_and_seed_at_its_delay():
+def test_jobs_are_sweep_points_every_run_and_seed_at_its_delay():
     config = ReproduceConfig(**TINY, seeds=(0, 1, 2), runs=("lstm", "lstm_long", "sab"))
     todo = jobs(config)
-    assert sorted((j.run.key, j.seed) for j in todo) == sorted(
-        (k, s) for k in ("lstm", "lstm_long", "sab") for s in (0, 1, 2)
-    )
-    delays = {j.run.key: (j.delay, j.eval_delays) for j in todo}
-    assert delays == {"lstm": (3, (3, 5)), "lstm_long": (4, (4, 5)), "sab": (3, (3, 5))}
-    assert todo[0].run.key == "sab"  # the most expensive first
+    ids = points(config)
+    assert [ids[j.point_id] for j in todo] == [(r, s) for r in (RUNS[4], RUNS[1], RUNS[0]) for s in (0, 1, 2)]
+    # the most expensive run first, a run's seeds one after another (the replicates of one configuration)
+    seen = {ids[j.point_id][0].key: j for j in todo}
+    assert {k: (j.point.task, dict(j.point.task_params)) for k, j in seen.items()} == {
+        "lstm": ("transfer_copy", {"seq_len": 3, "eval_lens": "5"}),
+        "lstm_long": ("transfer_copy", {"seq_len": 4, "eval_lens": "5"}),
+        "sab": ("transfer_copy", {"seq_len": 3, "eval_lens": "5"}),
+    }
+    sab = seen["sab"]
+    assert {k: sab.point.params[k] for k in ("k_trunc", "k_top", "k_att")} == {"k_trunc": 5, "k_top": 5, "k_att": 2}
+    assert (sab.options.train_steps, sab.options.optimizer, sab.options.threads) == (2, "adam", 1)
+    assert len(set(ids)) == len(todo) == 9
+    # no longer delay to evaluate at: plain copy
+    [job] = jobs(ReproduceConfig(**{**TINY, "transfer": (3,)}, seeds=(0,), runs=("lstm",)))
+    assert (job.point.task, dict(job.point.task_params)) == ("copy", {"seq_len": 3})
 
 
-def _record(run, seed, accuracy, status="ok"):
-    out = {"run": run, "seed": seed, "train_delay": 3, "steps": 2, "status": status}
-    if status == "ok":
-        out.update(accuracy={str(k): v for k, v in accuracy.items()}, cpu_time_s=1.0)
-    else:
-        out["error"] = "worker process died (exit code -9)"
-    return out
+def _rows(config: ReproduceConfig, scores: dict[tuple[str, int], tuple[float, float] | None]) -> pd.DataFrame:
+    """Stored rows as a sweep writes them: ``(run, seed) -> (score, transfer score at 5)``, None for an error."""
+    out = []
+    for job in jobs(config):
+        run, seed = points(config)[job.point_id]
+        if (run.key, seed) not in scores:
+            continue
+        row = {**config_columns(*job), "run": run.key, "higher_is_better": True, "status": "ok", "error": ""}
+        got = scores[run.key, seed]
+        if got is None:
+            row.update(status="error", error="worker killed by SIGKILL", score=None, transfer_scores=None)
+        else:
+            row.update(score=got[0], transfer_scores=json.dumps({"5": got[1]}))
+        out.append(row)
+    return pd.DataFrame(out)
 
 
-def test_summary_mean_interval_success_and_failed_seed():
+def test_the_table_is_aggregates_view_of_the_rows():
     config = ReproduceConfig(**TINY, seeds=(0, 1, 2), runs=("lstm", "sab"))
-    records = [
-        _record("sab", 0, {3: 1.0, 5: 1.0}),
-        _record("sab", 1, {3: 1.0, 5: 0.98}),
-        _record("sab", 2, {3: 1.0, 5: 1.0}),
-        _record("lstm", 0, {3: 0.2, 5: 0.1}),
-        _record("lstm", 1, {3: 0.4, 5: 0.2}),
-        _record("lstm", 2, {}, status="error"),
-    ]
-    by = {(s["run"], s["delay"]): s for s in summarize(records, config)}
-    sab3, sab5, lstm3 = by["sab", 3], by["sab", 5], by["lstm", 3]
-    assert (sab3["mean"], sab3["ci_low"], sab3["ci_high"], sab3["successes"], sab3["n"]) == (1.0, 1.0, 1.0, 3, 3)
-    # Student's t: 0.99333 -+ t(0.975, 2) * 0.0066667 = 0.99333 -+ 0.028684 (not clipped at 1)
-    assert sab5["successes"] == 2 and sab5["ci_low"] == pytest.approx(0.964649, abs=1e-5)
-    assert sab5["ci_high"] == pytest.approx(1.022018, abs=1e-5)
-    # the crashed seed counts as a run that did not succeed, not in the mean
-    assert lstm3["n_runs"] == 3 and lstm3["n"] == 2 and lstm3["mean"] == pytest.approx(0.3)
-    assert lstm3["successes"] == 0 and lstm3["success_rate"] == 0.0
-    table = format_table(records, config)
-    assert "| sab (k_trunc=5, k_top=5, k_att=2) | T=3 | 2 | 100.0 [100.0, 100.0] 3/3 | 99.3 [" in table
-    assert "30.0 [-97.1, 157.1] 0/3" in table and "99.8" in table  # two seeds: t(0.975, 1) = 12.7
-    assert "lstm seed 2: worker process died" in table and "rsm is not in the default runs" in table
-    assert "not the digits" in table  # the scale caveat is part of the table
-    json.dumps(summarize(records, config))
+    scores = {
+        ("sab", 0): (1.0, 1.0),
+        ("sab", 1): (1.0, 0.98),
+        ("sab", 2): (1.0, 0.995),
+        ("lstm", 0): (0.2, 0.1),
+        ("lstm", 1): (0.4, 0.2),
+        ("lstm", 2): None,
+    }
+    rows = _rows(config, scores)
+    table = summarize(rows, config)
+    assert [(s["run"], s["delay"]) for s in table] == [("lstm", 3), ("lstm", 5), ("sab", 3), ("sab", 5)]
+    for s in table:  # each cell: mean_ci of the seeds with a score, k/n of every seed at the target
+        column = 0 if s["delay"] == 3 else 1
+        got = [v[column] for (run, _), v in scores.items() if run == s["run"] and v is not None]
+        low, high = mean_ci(got)
+        assert s["mean"] == pytest.approx(np.mean(got))
+        assert (s["ci_low"], s["ci_high"]) == pytest.approx((low, high))
+        assert (s["n"], s["n_runs"]) == (len(got), 3)
+        assert s["successes"] == sum(v >= TARGET for v in got)
+    by = {(s["run"], s["delay"]): s for s in table}
+    assert by["sab", 5]["successes"] == 2 and by["lstm", 3]["mean"] == pytest.approx(0.3)
+    text = format_table(rows, config)
+    low, high = mean_ci([1.0, 0.98, 0.995])
+    assert "| sab (k_trunc=5, k_top=5, k_att=2) | T=3 | 2 | 100.0 [100.0, 100.0] 3/3 | 99.2 [" in text
+    assert f"99.2 [{100 * low:.1f}, {100 * high:.1f}] 2/3" in text
+    assert "30.0 [" in text and "] 0/3" in text and "99.8" in text
+    assert "lstm seed 2: error, worker killed by SIGKILL" in text and "rsm is not in the default runs" in text
+    assert "not the digits" in text  # the scale caveat is part of the table
+    json.dumps(table)
 
 
-def test_tiny_reproduction_in_this_process():
-    config = ReproduceConfig(**TINY, seeds=(0, 1), runs=("lstm", "lstm_long"), workers=0)
-    lines: list[str] = []
-    saved: list[int] = []
-    records = reproduce(config, log=lines.append, on_record=lambda rs: saved.append(len(rs)))
-    assert [(r["run"], r["seed"]) for r in records] == [("lstm", 0), ("lstm", 1), ("lstm_long", 0), ("lstm_long", 1)]
-    assert len(lines) == 4 and saved == [1, 2, 3, 4]
-    for r in records:
-        assert r["status"] == "ok" and r["cpu_time_s"] > 0 and r["train"]["steps"] == 2
-        assert set(r["accuracy"]) == ({"3", "5"} if r["run"] == "lstm" else {"4", "5"})
-        assert all(0 <= a <= 1 for a in r["accuracy"].values())
-        json.dumps(r)
-    assert "| lstm, full BPTT | T=4 | 2 | - |" in format_table(records, config)
+def test_a_column_counts_its_own_score_not_the_learning_curve():
+    """k/n is the held-out score at that delay against the target: a run that touched the target on its
+    validation curve and ended below it is not solved (the training delay and transfer alike)."""
+    config = ReproduceConfig(**TINY, seeds=(0, 1), runs=("sab",))
+    rows = _rows(config, {("sab", 0): (0.9, 0.9), ("sab", 1): (0.995, 0.995)})
+    rows["val_curve"], rows["steps_to_target"] = json.dumps([[1, 0.1, 0.995]]), 1
+    assert delay_rows(rows, config)["seq_len"].tolist() == [3, 5, 3, 5]
+    assert [s["successes"] for s in summarize(rows, config)] == [1, 1]
 
 
-def test_worker_processes_a_crash_loses_only_itself(monkeypatch):
-    """Two spawned workers; a job that raises is an error outcome, the others finish."""
-    config = ReproduceConfig(**TINY, seeds=(0, 1), runs=("lstm",), workers=2)
-    todo = jobs(config)
-    bad = type(todo[0])(**{**vars(todo[0]), "hidden_size": 0})  # build_variant rejects it in the worker
-    outcomes: dict[int, dict] = {}
-    run_jobs([bad, todo[1]], 2, lambda job, outcome: outcomes.__setitem__(job.seed, outcome))
-    assert outcomes[bad.seed]["status"] == "error" and "hidden_size" in outcomes[bad.seed]["error"]
-    assert outcomes[todo[1].seed]["status"] == "ok"
+def test_missing_points_are_said(tmp_path):
+    config = ReproduceConfig(**TINY, seeds=(0, 1), runs=("sab",))
+    text = format_table(_rows(config, {("sab", 0): (0.5, 0.4)}), config)
+    assert "1 of the 2 points are not stored yet" in text
+    assert stored(config, tmp_path / "nothing").empty
+
+
+def test_a_tiny_reproduction_stores_its_points_and_a_rerun_resumes(tmp_path):
+    """The runs are points in a results folder, one row each; a rerun trains nothing again."""
+    out = tmp_path / "results"
+    config = ReproduceConfig(**TINY, seeds=(0, 1), runs=("lstm", "lstm_long"))
+    rows = reproduce(config, out, workers=2)
+    files = sorted((out / "points").glob("*.json"))
+    assert sorted(p.stem for p in files) == sorted(points(config)) and len(rows) == 4
+    assert [(r, s) for r, s in zip(rows["run"], rows["seed"])] == [("lstm", 0), ("lstm", 1), ("lstm_long", 0),
+                                                                    ("lstm_long", 1)]  # fmt: skip
+    for _, row in rows.iterrows():
+        assert row["status"] == "ok" and row["train_steps"] == 2 and row["task"] == "transfer_copy"
+        assert set(json.loads(row["transfer_scores"])) == {"5"} and 0 <= row["score"] <= 1
+        assert math.isfinite(row["wall_time_s"])
+    assert "| lstm, full BPTT | T=4 | 2 | - |" in format_table(rows, config)
+    before = {p.name: p.stat().st_mtime_ns for p in files}
+
+    with pytest.raises(UsageError, match="already holds 4 stored point"):  # as a sweep: no silent mixing
+        reproduce(config, out)
+    again = reproduce(config, out, resume=True)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")} == before
+    pd.testing.assert_frame_equal(again, rows)
+
+    more = ReproduceConfig(**TINY, seeds=(0, 1, 2), runs=("lstm",))  # another seed: only it runs
+    grown = reproduce(more, out, resume=True)
+    assert len(grown) == 3 and len(list((out / "points").glob("*.json"))) == 5
+    assert all((out / "points" / name).stat().st_mtime_ns == t for name, t in before.items())
 
 
 @pytest.mark.parametrize(
@@ -122,7 +175,6 @@ def test_worker_processes_a_crash_loses_only_itself(monkeypatch):
         ({"seeds": ()}, UsageError, "expected one or more distinct seeds"),
         ({"seeds": (1, 1)}, UsageError, "expected one or more distinct seeds"),
         ({"seeds": (-1,)}, ParameterError, "seed=-1"),
-        ({"workers": -1}, ParameterError, "workers=-1"),
         ({"steps": 0}, ParameterError, "steps=0"),
         ({"hidden_size": 0}, ParameterError, "hidden_size=0"),
     ],

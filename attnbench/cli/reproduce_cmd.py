@@ -1,12 +1,21 @@
-"""``attnbench reproduce``: the papers' copy-task result at laptop scale, beside the papers' figures."""
+"""``attnbench reproduce``: the papers' copy-task result at laptop scale, beside the papers' figures.
+
+A sweep of its own points (:mod:`attnbench.reproduce`): stored in a results folder (``--out``),
+resumable (``--resume``), run by the sweep's executors (``--executor process|local|slurm``); the table
+is printed from the stored rows.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
+import os
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
-from attnbench.cli.train_cmd import check_json_path, write_json
+from attnbench.cli.train_cmd import check_json_path
 from attnbench.errors import UsageError
 
 
@@ -23,7 +32,10 @@ def parse_ints(text: str, option: str) -> tuple[int, ...]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``reproduce`` subcommand."""
-    from attnbench.reproduce import DEFAULT_RUNS, RUN_KEYS, ReproduceConfig, default_workers
+    from attnbench.cli._fields import add_fields
+    from attnbench.cli.sweep_cmd import add_execution_arguments
+    from attnbench.reproduce import DEFAULT_OUT, DEFAULT_RUNS, RUN_KEYS, TIMEOUT_S, ReproduceConfig
+    from attnbench.sweep.spec import EXECUTION
 
     d = ReproduceConfig()
     p = sub.add_parser(
@@ -33,7 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(rsm on request) on copy, three seeds each in parallel worker processes, evaluate transfer to "
         "longer delays, and print per delay the mean accuracy, its 95% interval and the seeds that reach "
         "99%, beside the papers' figures. The defaults take under 20 minutes on 2 CPU cores.",
+        epilog="A sweep: every (run, seed) is a point stored in --out, one row each (rerun with --resume to "
+        "continue where it stopped), run by the sweep's executors (--executor slurm runs them on a cluster); "
+        "the table is printed from the stored rows.",
     )
+    p.add_argument("--out", "-o", default=DEFAULT_OUT, help="results directory (default %(default)s)")
+    p.add_argument("--resume", action="store_true", help="skip the points already stored in --out")
+    p.add_argument("--retry-failed", action="store_true", help="with --resume, run error and timeout points again")
     p.add_argument("--delay", type=int, default=d.delay, help="training delay T (default %(default)s)")
     p.add_argument(
         "--long-delay",
@@ -60,23 +78,63 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default %(default)s)")
     p.add_argument("--eval-batches", type=int, default=d.eval_batches, help="held-out batches (default %(default)s)")
     p.add_argument(
-        "--workers",
-        type=int,
-        default=default_workers(),
-        help="worker processes, one torch thread each (default %(default)s: min(2, CPUs); 0: in this process)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no line per finished job")
-    p.add_argument(
         "--json",
         metavar="PATH",
-        help="write the per-seed results and the table as JSON to PATH ('-': stdout); rewritten after every job",
+        help="also write the table as JSON to PATH ('-': stdout); the per-seed rows are the points in --out",
     )
+    m = p.add_argument_group("how the points run")
+    m.add_argument(
+        "--workers",
+        type=int,
+        help="points run side by side, one torch thread each (process executor; default min(2, CPUs))",
+    )
+    m.add_argument(
+        "--timeout", dest="timeout_s", type=float, help=f"time limit per point, seconds (default {TIMEOUT_S:g})"
+    )
+    add_fields(m, EXECUTION, ("max_memory",))
+    add_execution_arguments(p)
     p.set_defaults(func=run)
 
 
+def write_json(path: str, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` ("-": stdout) atomically: a temporary file renamed into place, so a failed
+    write leaves the earlier file whole; a one-line error if it cannot be written."""
+    text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+    if path == "-":
+        print(text, end="")
+        return
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise UsageError(f"--json {path}: cannot write: {exc.strerror or exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the reproduction, print the table, write JSON if asked (after every job, and on Ctrl-C)."""
-    from attnbench.reproduce import SCHEMA, SCHEMA_VERSION, ReproduceConfig, format_table, reproduce, summarize
+    """Plan the reproduction's points, run those not stored, print the table of the stored rows (and its JSON)."""
+    from attnbench.cli.sweep_cmd import check_executor, execute
+    from attnbench.reproduce import (
+        SCHEMA,
+        SCHEMA_VERSION,
+        TIMEOUT_S,
+        ReproduceConfig,
+        default_workers,
+        execution,
+        format_table,
+        jobs,
+        stored,
+        summarize,
+    )
+    from attnbench.sweep import plan
 
     runs = tuple(r.strip() for r in args.runs.split(",") if r.strip())
     config = ReproduceConfig(
@@ -90,44 +148,45 @@ def run(args: argparse.Namespace) -> int:
         eval_batches=args.eval_batches,
         seeds=parse_ints(args.seeds, "--seeds"),
         runs=runs,
-        workers=args.workers,
     )
+    check_executor(args)
+    if args.workers is not None and args.workers > 1 and args.executor != "process":
+        raise UsageError(
+            f"--workers {args.workers} only applies to the process executor (this one is {args.executor!r})"
+        )
+    workers = args.workers if args.workers is not None else default_workers() if args.executor == "process" else 1
+    timeout_s = TIMEOUT_S if args.timeout_s is None else args.timeout_s
+    spec = execution(workers, timeout_s, args.max_memory)
     check_json_path(args.json)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} exists and is not a directory")
+    the_plan = plan(spec, out, resume=args.resume, retry_failed=args.retry_failed, jobs=jobs(config))
     start = time.perf_counter()
-    records: list[dict] = []
-
-    def payload(complete: bool) -> dict:
-        return {
-            "format": SCHEMA,
-            "version": SCHEMA_VERSION,
-            "complete": complete,
-            "config": config.to_dict(),
-            "wall_time_s": time.perf_counter() - start,
-            "cpu_time_s": sum(r.get("cpu_time_s", 0.0) for r in records),
-            "jobs": records,
-            "table": summarize(records, config),
-        }
-
-    def save(so_far: list[dict]) -> None:
-        records[:] = so_far
-        if args.json and args.json != "-":
-            write_json(args.json, payload(complete=False))
-
-    log = (lambda line: None) if args.no_progress else (lambda line: print(line, flush=True))
-    try:
-        records[:] = reproduce(config, log=log, on_record=save)
-    except KeyboardInterrupt:
-        if records:
-            print(format_table(records, config))
-        if args.json and args.json != "-" and records:
-            print(f"attnbench: {len(records)} finished jobs kept in {args.json}", file=sys.stderr)
-        raise
+    frame = execute(args, spec, out, the_plan)
     wall = time.perf_counter() - start
-    cpu = sum(r.get("cpu_time_s", 0.0) for r in records)
+    rows = stored(config, out)
+    expected = len(the_plan.points)
     print()
-    print(format_table(records, config))
-    print(f"\nWall time {wall / 60:.1f} min with {config.workers} worker process(es), one torch thread each; "
-          f"{cpu / 60:.1f} CPU-minutes in the jobs.")  # fmt: skip
+    print(format_table(rows, config))
+    measured = 0 if frame is None or frame.empty else len(frame)
+    inside = 0.0 if frame is None or frame.empty else float(frame["wall_time_s"].fillna(0).sum())
+    print(
+        f"\nThis run measured {measured} of the {expected} point(s) ({len(the_plan.done)} were stored already) in "
+        f"{wall / 60:.1f} min, {spec.workers} at a time with --executor {args.executor}, one torch thread each; "
+        f"{inside / 60:.1f} min of points in all. Rows: {out}."
+    )
     if args.json:
-        write_json(args.json, payload(complete=True))
-    return 0
+        write_json(
+            args.json,
+            {
+                "format": SCHEMA,
+                "version": SCHEMA_VERSION,
+                "complete": len(rows) == expected,
+                "results": str(out),
+                "config": config.to_dict(),
+                "points": {"expected": expected, "stored": len(rows)},
+                "table": summarize(rows, config),
+            },
+        )
+    return 130 if frame is None else 0

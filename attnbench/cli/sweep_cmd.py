@@ -17,6 +17,8 @@ from attnbench.errors import UsageError
 from attnbench.params import AXES, AXIS_HELP
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from attnbench.sweep.expand import Jobs
 
 # Flags for every point setting, option and execution setting a spec file can hold (same names).
@@ -62,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     m = p.add_argument_group("every point's settings and how it is measured (override the spec)")
     add_fields(m, {**POINT_SETTINGS, **OPTION_FIELDS, **EXECUTION}, SETTINGS, aliases=ALIASES, show_defaults=False)
+    add_execution_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_execution_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of where points run (--executor, Slurm's) and --no-progress: ``sweep``'s and ``reproduce``'s."""
     e = p.add_argument_group("execution")
     e.add_argument("--executor", default="process", help="process (default), local (submitit) or slurm (submitit)")
     e.add_argument("--partition", help="slurm partition")
@@ -77,7 +85,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--no-progress", action="store_true", help="no progress bar, and no time estimate before the first point"
     )
-    p.set_defaults(func=run)
 
 
 def _list(text: str, kind: type = str) -> list[Any]:
@@ -269,14 +276,66 @@ def _stored_count(out: Path) -> int:
     return sum(1 for p in (out / "points").glob("*.json") if not p.name.startswith(".tmp-"))
 
 
+def execute(
+    args: argparse.Namespace, spec: Any, out: Path, the_plan: Any, first_line: str | None = None
+) -> pd.DataFrame | None:
+    """Run ``the_plan``'s points into ``out`` with the executor ``args`` names (``sweep``'s and ``reproduce``'s
+    execution); the frame of the rows this run stored, or None when interrupted (Ctrl-C, SIGTERM: said on
+    stderr). A results folder that cannot hold a row is a :class:`UsageError`."""
+    from attnbench.sweep import make_executor
+    from attnbench.sweep import run as run_points
+    from attnbench.sweep.runner import eta_text
+    from attnbench.sweep.supervise import sigterm_as_interrupt
+
+    todo = the_plan.todo
+    slurm = {
+        k: v
+        for k, v in {
+            "partition": args.partition,
+            "gpus_per_node": args.gpus,
+            "cpus_per_task": args.cpus,
+            "mem_gb": args.mem_gb,
+            "array_parallelism": args.parallel,
+        }.items()
+        if v is not None
+    }
+    executor = make_executor(args.executor, spec, out, slurm, wait=not args.no_wait)
+    check_writable(out)
+    if first_line and not args.no_progress:  # the run's first line (--no-progress: nothing before the summary)
+        print(first_line, file=sys.stderr)
+    try:
+        with sigterm_as_interrupt():  # `timeout` and schedulers stop a sweep with SIGTERM: same as Ctrl-C
+            if len(todo) and not args.no_progress:
+                side = "; Slurm runs them side by side" if args.executor == "slurm" else ""
+                print(f"attnbench: {len(todo):,} point(s) to run: {eta_text(the_plan, spec)}{side}", file=sys.stderr)
+            frame = run_points(spec, out, executor, the_plan, progress=not args.no_progress)
+    except KeyboardInterrupt as exc:
+        why = f" ({exc})" if str(exc) else ""
+        print(f"attnbench: interrupted{why}; stored points are kept in {out} (continue with --resume)", file=sys.stderr)
+        return None
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        raise UsageError(
+            f"cannot store results in {str(out)!r}: {exc.strerror or exc}; the {_stored_count(out)} point(s) "
+            "stored are kept (make room or fix the folder, then continue with --resume)"
+        ) from None
+    elsewhere = frame.attrs.get("elsewhere") or []
+    if elsewhere:
+        print(
+            f"attnbench: skipped {len(elsewhere)} point(s) another sweep into {out} is measuring or has stored "
+            "(collect them later with --resume): " + "; ".join(elsewhere[:5]) + ("; ..." if len(elsewhere) > 5 else ""),
+            file=sys.stderr,
+        )
+    return frame
+
+
 def run(args: argparse.Namespace) -> int:
     """Expand, plan, run, summarise."""
     from attnbench.config import resolve_device
-    from attnbench.sweep import dry_run_table, make_executor, plan, summary_text
-    from attnbench.sweep import run as run_points
+    from attnbench.sweep import dry_run_table, plan, summary_text
     from attnbench.sweep.expand import collapsed_lrs, overridden_axes
     from attnbench.sweep.runner import eta_text, totals
-    from attnbench.sweep.supervise import sigterm_as_interrupt
 
     spec, name = build_spec(args)
     check_executor(args)
@@ -322,45 +381,9 @@ def run(args: argparse.Namespace) -> int:
     if args.executor != "slurm":  # points run here: what this machine lacks would fail every one of them
         resolve_device(spec.device)
         check_tasks(the_plan.points)
-    slurm = {
-        k: v
-        for k, v in {
-            "partition": args.partition,
-            "gpus_per_node": args.gpus,
-            "cpus_per_task": args.cpus,
-            "mem_gb": args.mem_gb,
-            "array_parallelism": args.parallel,
-        }.items()
-        if v is not None
-    }
-    executor = make_executor(args.executor, spec, out, slurm, wait=not args.no_wait)
-    check_writable(out)
-    if not args.no_progress:  # the run's first line (--no-progress: nothing before the summary)
-        print(base, file=sys.stderr)
-    try:
-        with sigterm_as_interrupt():  # `timeout` and schedulers stop a sweep with SIGTERM: same as Ctrl-C
-            if len(todo) and not args.no_progress:
-                side = "; Slurm runs them side by side" if args.executor == "slurm" else ""
-                print(f"attnbench: {len(todo):,} point(s) to run: {eta_text(the_plan, spec)}{side}", file=sys.stderr)
-            frame = run_points(spec, out, executor, the_plan, progress=not args.no_progress)
-    except KeyboardInterrupt as exc:
-        why = f" ({exc})" if str(exc) else ""
-        print(f"attnbench: interrupted{why}; stored points are kept in {out} (continue with --resume)", file=sys.stderr)
+    frame = execute(args, spec, out, the_plan, first_line=base)
+    if frame is None:
         return 130
-    except OSError as exc:
-        if exc.errno not in STORAGE_ERRNOS:
-            raise
-        raise UsageError(
-            f"cannot store results in {str(out)!r}: {exc.strerror or exc}; the {_stored_count(out)} point(s) "
-            "stored are kept (make room or fix the folder, then continue with --resume)"
-        ) from None
-    elsewhere = frame.attrs.get("elsewhere") or []
-    if elsewhere:
-        print(
-            f"attnbench: skipped {len(elsewhere)} point(s) another sweep into {out} is measuring or has stored "
-            "(collect them later with --resume): " + "; ".join(elsewhere[:5]) + ("; ..." if len(elsewhere) > 5 else ""),
-            file=sys.stderr,
-        )
     print(summary_text(frame))
     print(f"results: {out}  (report: attnbench report {out} -o reports/{out.resolve().name})")
     return 0

@@ -245,6 +245,37 @@ class Jobs(Sequence[Job]):
             raise UsageError(f"in the sweep's {block.variant} or {block.task} parameters: {exc}") from None
 
 
+class JobList(Sequence[Job]):
+    """Jobs given one by one rather than as a grid's factors, duplicates (by point id) removed: what
+    :func:`~attnbench.sweep.runner.plan` takes for a sweep no single spec expresses (``attnbench
+    reproduce``: each run with its own options). The same interface as :class:`Jobs`."""
+
+    def __init__(self, jobs: Iterable[Job]) -> None:
+        self.jobs: tuple[Job, ...] = tuple(_unique(jobs, key=lambda job: job.point_id))
+        self._index = {job.point_id: i for i, job in enumerate(self.jobs)}
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __repr__(self) -> str:
+        return f"<JobList: {len(self):,} job(s)>"
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.jobs[index]
+
+    def iter(self, skip: Container[int] = ()) -> Iterator[Job]:
+        """The jobs in order, leaving out those whose index is in ``skip``."""
+        return (job for i, job in enumerate(self.jobs) if i not in skip)
+
+    def find(self, job: Job) -> int | None:
+        """The index of ``job`` (a job equal in id), or None."""
+        return self._index.get(job.point_id)
+
+    def locate(self, point_id: str, *configuration: Any) -> int | None:
+        """The index of the job whose id is ``point_id``, or None (as :meth:`Jobs.locate`)."""
+        return self._index.get(point_id)
+
+
 class _Where:
     """Where each factor's value sits in a :class:`Jobs` (built on the first look-up)."""
 

@@ -9,7 +9,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +23,7 @@ from attnbench.errors import UsageError
 from attnbench.params import ParameterError
 from attnbench.results import ResultsDir
 from attnbench.sweep.executors import ProcessExecutor, SubmititExecutor
-from attnbench.sweep.expand import Jobs, Params, expand
+from attnbench.sweep.expand import JobList, Jobs, Params, expand
 from attnbench.sweep.slurm import SlurmExecutor
 from attnbench.sweep.spec import SweepSpec, parse_bytes
 from attnbench.sweep.supervise import PointClaim
@@ -42,7 +42,7 @@ class Plan:
     still to run, generated as they are asked for; neither holds the grid in memory.
     """
 
-    points: Jobs
+    points: Jobs | JobList
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
     keep: frozenset[str] = frozenset()  # ids stored and not to run again
     done: frozenset[int] = frozenset()  # the indices in ``points`` of the jobs among ``keep``
@@ -56,7 +56,7 @@ class Plan:
 class Todo(Iterable[Job]):
     """The jobs of a plan still to run: ``len()`` is free, iterating builds one job at a time."""
 
-    def __init__(self, points: Jobs, done: frozenset[int], keep: frozenset[str]) -> None:
+    def __init__(self, points: Jobs | JobList, done: frozenset[int], keep: frozenset[str]) -> None:
         self.points, self.done, self.keep = points, done, keep
 
     def __len__(self) -> int:
@@ -69,13 +69,17 @@ class Todo(Iterable[Job]):
         return (job for job in jobs if job.point_id not in self.keep) if self.keep else jobs
 
 
-def plan(spec: SweepSpec, out: Path, *, resume: bool, retry_failed: bool = False) -> Plan:
+def plan(
+    spec: SweepSpec, out: Path, *, resume: bool, retry_failed: bool = False, jobs: Sequence[Job] | None = None
+) -> Plan:
     """Expand ``spec`` and decide what to run; refuses to mix into a non-empty directory without --resume.
 
     The stored rows are read (one per stored point) and each is looked up in the grid from its
     configuration columns, so planning costs O(stored points + the grid's factors), not O(grid).
+    ``jobs``, where given, are the points instead of ``spec``'s grid (``attnbench reproduce``: runs each
+    with its own options); ``spec`` then says only how they run (workers, time limit, memory limit).
     """
-    points = expand(spec)
+    points = expand(spec) if jobs is None else jobs if isinstance(jobs, (Jobs, JobList)) else JobList(jobs)
     stored: dict[str, dict[str, Any]] = {}
     if (out / "points").is_dir():
         stored = ResultsDir(out).stored()
@@ -89,7 +93,7 @@ def plan(spec: SweepSpec, out: Path, *, resume: bool, retry_failed: bool = False
     return Plan(points, stored, keep, done)
 
 
-def _locate(points: Jobs, point_id: str, row: dict[str, Any]) -> int | None:
+def _locate(points: Jobs | JobList, point_id: str, row: dict[str, Any]) -> int | None:
     """The index in ``points`` of the stored ``row``'s job, or None (another sweep's point, or a damaged row)."""
     try:
         params = {

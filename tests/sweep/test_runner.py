@@ -89,3 +89,17 @@ def test_the_time_estimate_counts_replicate_groups(tmp_path):
     assert text.startswith("at most 18 min at the 6 min time limit per group of 6 replicates;"), text
     alone = eta_text(plan(spec.replace(group_size=1), tmp_path, resume=False), spec.replace(group_size=1))
     assert alone.startswith("at most 18 min at the 60 s time limit per point;"), alone
+
+
+def test_a_plan_of_jobs_given_one_by_one_resumes_like_a_grid(tmp_path):
+    """plan(jobs=...): points no single spec expresses (attnbench reproduce's runs, each with its own options)."""
+    from attnbench.sweep.expand import JobList
+
+    spec = _spec(seeds=(0, 1))
+    grid = expand(spec)
+    given = [grid[2], grid[0], grid[2].__class__(grid[1].point, grid[1].options.replace(train_steps=3)), grid[0]]
+    _store(tmp_path, [given[1], grid[1]])  # grid[1] at other options: not one of the jobs given
+    the_plan = plan(SweepSpec(), tmp_path, resume=True, jobs=given)
+    assert isinstance(the_plan.points, JobList) and len(the_plan.points) == 3  # the repeat of grid[0] dropped
+    assert the_plan.done == {1} and [job.point_id for job in the_plan.todo] == [given[0].point_id, given[2].point_id]
+    assert the_plan.points.find(given[2]) == 2 and the_plan.points.find(grid[3]) is None
