@@ -76,17 +76,18 @@ def test_reproduce_runs_on_the_sweeps_slurm_executor(tmp_path, capsys, monkeypat
 
     def fake_run(self, points, results, done):
         seen.update(self.slurm, n=0)
-        for point in points:
-            run_point(point.to_json(), str(results.path))
+        for group in points:  # one array task per replicate group: a run's seeds train together
+            run_point(group.to_json(), str(results.path))
             seen["n"] += 1
-            done(point, results.read(point.point_id))
+            for job in group.jobs:
+                done(job, results.read(job.point_id))
 
     monkeypatch.setattr(slurm.SlurmExecutor, "check", lambda self: None)
     monkeypatch.setattr(slurm.SlurmExecutor, "run", fake_run)
     out = tmp_path / "results"
     argv = ["reproduce", *TINY, "--runs", "lstm", "--out", str(out), "--executor", "slurm", "--partition", "gpu"]
     assert main(argv) == 0
-    assert seen == {"partition": "gpu", "n": 2}
+    assert seen == {"partition": "gpu", "n": 1}  # lstm's two seeds: one group
     assert "measured 2 of the 2 point(s)" in capsys.readouterr().out and len(_mtimes(out)) == 2
 
 
