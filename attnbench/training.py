@@ -375,10 +375,7 @@ def _group_batch(
     drawn = {s: task.sample(batch_size, gen, device, split=split) for s, gen in generators.items()}
     x = torch.stack([drawn[s][0] for s in seeds])
     y = torch.stack([drawn[s][1] for s in seeds])
-    dtype = next(group.parameters()).dtype
-    if x.is_floating_point() and x.dtype != dtype:
-        x = x.to(dtype)
-    return x, y
+    return _as_model_input(x, group), y
 
 
 class _Replicate:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -103,18 +101,10 @@ def write_json(path: str, payload: dict[str, Any]) -> None:
     if path == "-":
         print(text, end="")
         return
-    target = Path(path)
+    from attnbench.results import _atomic_write
+
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _atomic_write(Path(path), text)
     except OSError as exc:
         raise UsageError(f"--json {path}: cannot write: {exc.strerror or exc}") from None
 

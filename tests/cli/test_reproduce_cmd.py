@@ -60,7 +60,7 @@ def test_the_json_table_is_written_atomically(tmp_path, monkeypatch):
     def fail(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(reproduce_cmd.os, "fsync", fail)
+    monkeypatch.setattr(os, "fsync", fail)  # the write goes through attnbench.results' atomic writer
     with pytest.raises(reproduce_cmd.UsageError, match="cannot write: No space left on device"):
         reproduce_cmd.write_json(str(path), {"table": [2]})
     assert json.loads(path.read_text()) == {"table": [1]} and [p.name for p in tmp_path.iterdir()] == ["r.json"]
