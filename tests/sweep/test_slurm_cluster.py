@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from attnbench.sweep.slurm import JOBS_FILE, LIVE, job_time_limit_min, query_jobs
+from attnbench.sweep.spec import EXECUTION
 from tests.sweep.conftest import TINY, sweep
 
 pytestmark = pytest.mark.slurm
@@ -104,7 +105,8 @@ def test_happy_path_relative_out_resume_and_report(tmp_path):
     assert "status: ok 2" in done.stdout and "-o reports/results" in done.stdout
     assert re.search(r"submitted 2 point\(s\) as Slurm job \d+", done.stderr)
     script = next((out / "submitit").glob("*_submission.sh")).read_text()
-    assert f"#SBATCH --time={job_time_limit_min(600)}\n" in script  # the point's 600 s plus start-up
+    # a flag-only sweep takes the declared default limit per point (not a preset's), plus start-up
+    assert f"#SBATCH --time={job_time_limit_min(EXECUTION['timeout_s'].default)}\n" in script
     assert not (out / JOBS_FILE).exists()  # every job collected
     assert {p.suffix for p in out.rglob("*") if p.is_file() and "submitit" not in p.parts} == {".json"}
 
