@@ -57,10 +57,11 @@ def tests_slow(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
+    """ruff: lint and formatting; the README's account of the quick report is the committed report's."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", "scripts/readme_quick.py", "--check")
 
 
 @nox.session
@@ -74,7 +75,7 @@ def quick(session: nox.Session) -> None:
 
 @nox.session
 def reproduce(session: nox.Session) -> None:
-    """The papers' central copy-task result at laptop scale, three seeds a run (under 20 minutes on 2 CPU cores).
+    """The papers' central copy-task result at laptop scale, five seeds a run (under 20 minutes on 2 CPU cores).
 
     Without arguments the points go to results/reproduce (resumed where a run stopped) and the table also to
     reproduce.json; arguments replace that.

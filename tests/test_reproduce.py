@@ -43,7 +43,7 @@ def test_runs_cover_the_papers_comparison():
     assert dict(by_key["sab"].params) == {"k_trunc": 5, "k_top": 5, "k_att": 2}
     assert dict(by_key["lstm"].paper)[100] == "99.8" and dict(by_key["lstm_long"].paper)[200] == "~56"
     assert all(t > d.delay for t in d.transfer) and d.long_delay > d.delay
-    assert len(d.seeds) >= 3
+    assert len(d.seeds) >= 5  # a run's seeds: one replicate group, intervals that mean something
     assert TARGET == get_task("copy").target == get_task("transfer_copy").target
 
 
@@ -115,7 +115,21 @@ def test_the_table_is_aggregates_view_of_the_rows():
     assert "30.0 [" in text and "] 0/3" in text and "99.8" in text
     assert "lstm seed 2: error, worker killed by SIGKILL" in text and "rsm is not in the default runs" in text
     assert "not the digits" in text  # the scale caveat is part of the table
+    # every seed listed, with the step a solving seed reached the target at (none recorded here)
+    assert "Every seed at its run's training delay: lstm (seed 0 20.0%, seed 1 40.0%, seed 2 error); " in text
+    assert "sab (seed 0 100.0%, seed 1 100.0%, seed 2 100.0%)." in text
     json.dumps(table)
+
+
+def test_the_per_seed_note_names_the_step_a_seed_reached_the_target():
+    from attnbench.reproduce import per_seed_note
+
+    config = ReproduceConfig(**TINY, seeds=(0, 1), runs=("sab",))
+    rows = _rows(config, {("sab", 0): (1.0, 1.0), ("sab", 1): (0.4, 0.3)})
+    rows["steps_to_target"] = [1400.0 if seed == 0 else math.nan for seed in rows["seed"]]
+    note = per_seed_note(rows, config.selected())
+    assert note == "Every seed at its run's training delay: sab (seed 0 100.0% (target at step 1,400), seed 1 40.0%)."
+    assert per_seed_note(pd.DataFrame(), config.selected()) == ""
 
 
 def test_a_column_counts_its_own_score_not_the_learning_curve():

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TOY = ["--batch", "2", "--seq-len", "6", "--hidden", "4", "--repeats", "2"]
 
@@ -56,3 +58,40 @@ def test_group_speed_refuses_a_cuda_graph_on_the_cpu():
     done = _script("group_speed.py", "--sizes", "toy", "--cuda-graph")
     assert done.returncode == 2 and "needs a CUDA device (this run is on cpu)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _readme_quick():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_quick", ROOT / "scripts" / "readme_quick.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_quick_copies_each_tasks_headline_between_the_markers():
+    rq = _readme_quick()
+    summary = (
+        "# attnbench report\n\n## Overview\n\nx\n\n## Task adding\n\n### Headline\n\nWhat it says.\n\n"
+        "At T=20: overlapping lstm: sab.\n\n| T | a |\n|---|---|\n| 20 | 1 |\n\n### Status of every point\n\nok\n\n"
+        "## Task copy\n\n### Status of every point\n\nno headline here\n\n## Expected exponents\n\nz\n"
+    )
+    readme = f"intro\n\n{rq.BEGIN}\nstale text\n{rq.END}\n\nafter\n"
+    new = rq.generated(readme, summary)
+    assert new == (
+        f"intro\n\n{rq.BEGIN}\n\n#### Task adding\n\nAt T=20: overlapping lstm: sab.\n\n| T | a |\n|---|---|\n"
+        f"| 20 | 1 |\n\n{rq.END}\n\nafter\n"
+    )
+    assert rq.generated(new, summary) == new  # idempotent
+    with pytest.raises(SystemExit, match="no block between"):
+        rq.generated("no markers", summary)
+    with pytest.raises(SystemExit, match="no task has a 'Headline' section"):
+        rq.generated(readme, "## Task copy\n\n### Status of every point\n")
+
+
+def test_the_readme_quotes_the_quick_reports_headlines():
+    rq = _readme_quick()
+    readme = rq.README.read_text()
+    block = readme[readme.index(rq.BEGIN) : readme.index(rq.END)]
+    assert "#### Task copy" in block and "chosen on validation" in block and "(n=5)" in block
+    assert rq.headlines(rq.SUMMARY.read_text()).split("\n\n")[0] in block  # the report's own headings

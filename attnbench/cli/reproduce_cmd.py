@@ -40,9 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "reproduce",
         help="the SAB paper's copy-task result at laptop scale, several seeds, beside the papers' figures",
         description="Train lstm (full BPTT at a short and a longer delay, truncated BPTT), dense and sab "
-        "(rsm on request) on copy, three seeds each in parallel worker processes, evaluate transfer to "
-        "longer delays, and print per delay the mean accuracy, its 95% interval and the seeds that reach "
-        "99%, beside the papers' figures. The defaults take under 20 minutes on 2 CPU cores.",
+        "(rsm on request) on copy, five seeds each (a run's seeds trained together as one replicate group), "
+        "evaluate transfer to longer delays, and print per delay the mean accuracy, its 95% interval and the "
+        "seeds that reach 99%, beside the papers' figures. The defaults take under 20 minutes on 2 CPU cores.",
         epilog="A sweep: every (run, seed) is a point stored in --out, one row each (rerun with --resume to "
         "continue where it stopped), run by the sweep's executors (--executor slurm runs them on a cluster); "
         "the table is printed from the stored rows.",

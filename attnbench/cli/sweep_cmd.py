@@ -355,7 +355,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {str(out)!r} exists and is not a directory")
     the_plan = plan(spec, out, resume=args.resume, retry_failed=args.retry_failed)
     for note in overridden_axes(spec):
-        print(f"attnbench: warning: {note}", file=sys.stderr)
+        print(f"attnbench: {note}", file=sys.stderr)
     collapsed = collapsed_lrs(spec)
     if collapsed:
         print(f"attnbench: note: {collapsed}", file=sys.stderr)

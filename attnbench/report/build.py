@@ -200,6 +200,57 @@ def _seeds_section(
     return section
 
 
+HEADLINE_TEXT = (
+    "What this task's results say, in one table: each configuration at the lr chosen on validation, its mean "
+    "test score with the 95% interval of the mean over seeds (Student's t) and n, and against lstm: whether "
+    "that interval lies entirely on the better side of the plain lstm's at the same setting (better), entirely "
+    "on the worse side (worse), or overlaps it (overlaps: not separated at this many seeds). Success rate: the "
+    "share of its runs that reached the task's target; steps and seconds to target: medians over those runs. "
+    "The sections below give every seed, the costs and the curves behind it."
+)
+
+
+def _headline_section(task_frame: pd.DataFrame, task: str) -> Section | None:
+    """The task's results in one table and a few generated sentences (the README quotes this section)."""
+    agg = accuracy.seed_table(task_frame[task_frame["status"] != "skipped"])
+    if agg.empty or agg.get("score_n", pd.Series(0)).fillna(0).eq(0).all():
+        return None
+    metric, higher = score_of(task_frame)
+    verdicts = compare.separation_table(agg, higher)
+    against = pd.Series("–", index=agg.index, dtype=object)
+    plain = compare._plain_lstm(agg)
+    against[plain] = "(the baseline)"
+    for _, v in verdicts.iterrows():
+        against[v["index"]] = v["verdict"]
+    rows = _seed_rows(agg, metric)
+    rows.insert(4, "against lstm", against.reindex(rows.index))
+    rows = rows.drop(columns=["seeds' scores", "std"])
+    known = agg.get("target", pd.Series(dtype=float)).dropna()
+    target = float(known.iloc[0]) if len(known) else default_target(task)
+    paragraphs = [HEADLINE_TEXT]
+    for length, here in verdicts.groupby("seq_len", dropna=False, sort=True):
+        where = "" if length is None or pd.isna(length) else f"At T={int(length)}: "
+        parts = []
+        for verdict in ("better", "overlaps", "worse", "no interval"):
+            names = sorted(here.loc[here["verdict"] == verdict, "series"])
+            if names:
+                parts.append(f"{verdict} than lstm: {', '.join(names)}" if verdict != "overlaps"
+                             else f"overlapping lstm: {', '.join(names)}")  # fmt: skip
+        paragraphs.append(where + "; ".join(parts) + ".")
+    rate = pd.to_numeric(agg.get("success_rate", pd.Series(math.nan, index=agg.index)), errors="coerce")
+    half = agg[rate >= 0.5]
+    goal = "no target declared" if target is None else f"{metric} {'>=' if higher else '<='} {target:g}"
+    if target is None:
+        paragraphs.append("The task declares no target, so no success rate.")
+    elif half.empty:
+        paragraphs.append(f"No configuration reached the target ({goal}) in half of its runs or more at this budget.")
+    else:
+        names = [f"{row['series']} at T={int(row['seq_len'])}" if not pd.isna(row.get("seq_len")) else row["series"]
+                 for _, row in half.sort_values(["seq_len", "series"]).iterrows()]  # fmt: skip
+        paragraphs.append(f"Reached the target ({goal}) in half of its runs or more: {', '.join(names)}.")
+    return Section("Headline", paragraphs, tables=[Table(rows, f"{task}: the headline, lr chosen on validation")])
+
+
 IMPROVEMENT_TEXT = (
     "As rliable compares runs (Agarwal et al. 2021, 'Deep reinforcement learning at the edge of the statistical "
     "precipice'): per configuration, at the lr chosen on validation, the probability that one of its runs beats "
@@ -428,7 +479,9 @@ def build_report(
         costs = chosen_costs(task_frame)
         series_colours = plots.palette(task_frame[task_frame["status"] != "skipped"]["series"])
         with plots.theme():
+            headline = _headline_section(task_frame, task)
             children = [
+                *([headline] if headline else []),
                 _status_section(task_frame, task, out),
                 _pareto_section(task_frame, task, costs, out, variant_colours),
                 _seeds_section(task_frame, task, costs, out, variant_colours, series_colours),

@@ -154,6 +154,40 @@ def improvement_table(agg: pd.DataFrame, higher: bool = True, confidence: float 
     return pd.DataFrame.from_records(records, columns=cols)
 
 
+def versus_baseline(low: float, high: float, base_low: float, base_high: float, higher: bool = True) -> str:
+    """Where a configuration's interval [low, high] lies against the plain lstm's: ``"better"`` (entirely on
+    the metric's better side of it), ``"worse"`` (entirely on the other side), ``"overlaps"``, or
+    ``"no interval"`` where either side has none (a single seed)."""
+    ends = [low, high, base_low, base_high]
+    if any(v is None or pd.isna(v) or not math.isfinite(float(v)) for v in ends):
+        return "no interval"
+    above, below = float(low) > float(base_high), float(high) < float(base_low)
+    if above or below:
+        return "better" if above == higher else "worse"
+    return "overlaps"
+
+
+def separation_table(agg: pd.DataFrame, higher: bool = True) -> pd.DataFrame:
+    """Per configuration of ``agg`` other than the plain lstm, against the plain lstm of the same setting
+    (:data:`MATCH_COLUMNS`): ``series``, ``seq_len``, ``against`` and ``verdict`` (:func:`versus_baseline`
+    on the two intervals of the mean at their chosen lrs). Empty where there is no plain lstm."""
+    cols = ["index", "series", "seq_len", "against", "verdict"]
+    if agg.empty or "variant" not in agg or "score_ci_low" not in agg:
+        return pd.DataFrame(columns=cols)
+    names = agg["series"] if "series" in agg else agg["label"]
+    plain = _plain_lstm(agg)
+    match = [c for c in MATCH_COLUMNS if c in agg]
+    records = []
+    for i, row in agg[~plain].iterrows():
+        for j, base in agg[plain].iterrows():
+            if all(_same(row[c], base[c]) for c in match):
+                verdict = versus_baseline(
+                    row["score_ci_low"], row["score_ci_high"], base["score_ci_low"], base["score_ci_high"], higher
+                )
+                records.append([i, names[i], row.get("seq_len"), names[j], verdict])
+    return pd.DataFrame.from_records(records, columns=cols)
+
+
 def profile_table(agg: pd.DataFrame, higher: bool = True, points: int = 101) -> pd.DataFrame:
     """Long table of performance profiles: per configuration (``series``, ``seq_len``) and threshold
     ``tau`` (``points`` evenly spaced from the lowest score to the highest of each length), ``share``
@@ -186,4 +220,6 @@ __all__ = [
     "probability_of_improvement",
     "profile_table",
     "run_scores",
+    "separation_table",
+    "versus_baseline",
 ]

@@ -51,24 +51,31 @@ def axis_grid(cls: Any, axes: Mapping[str, Any], fixed: Mapping[str, Any] | None
 
 
 def overridden_axes(spec: SweepSpec) -> list[str]:
-    """One line per sweep axis that a fixed variant or task parameter overrides (the fixed value wins).
+    """One line per sweep axis that a fixed variant or task parameter overrides (the fixed value wins),
+    each starting ``warning:`` or ``note:``.
 
     ``seq_len = [50, 100]`` with ``task_params.copy.seq_len = 20`` measures copy at 20 only: not an
-    error (a command-line ``--task-param`` may override a spec file's axis on purpose), but worth a word.
+    error (a command-line ``--task-param`` may override a spec file's axis on purpose), but worth a word:
+    a warning where the axis then applies to none of the spec's tasks (or variants), a note where it still
+    applies to others (the quick preset sweeps copy's delay and fixes adding's length).
     """
     notes = []
     for kind, names, fixed, lookup in (
         ("task", spec.tasks, spec.task_params, get_task),
         ("variant", spec.variants, spec.variant_params, get_variant),
     ):
-        for name in names:
-            for axis, param in axis_params(lookup(name).params).items():
-                if axis in spec.axes and param in fixed.get(name, {}):
-                    values = ", ".join(str(v) for v in spec.axes[axis])
-                    notes.append(
-                        f"{kind} parameter {name}.{param}={fixed[name][param]!r} overrides the {axis} axis "
-                        f"({values}) for {name}; give one of them"
-                    )
+        for axis in spec.axes:
+            taking = {n: axis_params(lookup(n).params).get(axis) for n in names}
+            taking = {n: p for n, p in taking.items() if p is not None}
+            over = [n for n, p in taking.items() if p in fixed.get(n, {})]
+            values = ", ".join(str(v) for v in spec.axes[axis])
+            for name in over:
+                param = taking[name]
+                what = f"{kind} parameter {name}.{param}={fixed[name][param]!r}"
+                if len(over) == len(taking):
+                    notes.append(f"warning: {what} overrides the {axis} axis ({values}) for {name}; give one of them")
+                else:
+                    notes.append(f"note: {what} is fixed, so the {axis} axis ({values}) applies to the other {kind}s")
     return notes
 
 

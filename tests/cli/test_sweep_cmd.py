@@ -166,6 +166,13 @@ def test_an_axis_overridden_by_a_fixed_parameter_is_said(tmp_path, capsys):
     assert "variant parameter rsm.rho=8 overrides the memory axis (2, 4) for rsm" in capsys.readouterr().err
     main(["sweep", *ONE, "--dry-run", "--out", str(tmp_path)])
     assert capsys.readouterr().err == ""
+    # the axis still applies to another task: a note, not a warning (the quick preset fixes adding's length)
+    both = ["sweep", *ONE, "--tasks", "copy,adding", "--seq-len", "5,6", "--task-param", "adding.seq_len=7"]
+    assert main([*both, "--dry-run", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == (
+        "attnbench: note: task parameter adding.seq_len=7 is fixed, so the seq_len axis (5, 6) applies to the "
+        "other tasks\n"
+    )
 
 
 def _make_read_only(folder: Path) -> bool:

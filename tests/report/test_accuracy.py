@@ -203,3 +203,35 @@ def test_runs_of_two_train_steps_in_one_folder_are_two_configurations_in_every_v
     index = build_report([tmp_path / "results"], tmp_path / "report")
     summary = (index.parent / "summary.md").read_text().replace("\\_", "_")  # Markdown escapes the underscore
     assert "lstm (train_steps=40)" in summary and "lstm (train_steps=80)" in summary
+
+
+def test_each_task_opens_with_a_headline_of_verdicts_against_the_plain_lstm(drawn):
+    index, _ = drawn
+    summary = (index.parent / "summary.md").read_text()
+    task = summary[summary.index("## Task copy") :]
+    assert task.index("### Headline") < task.index("### Status of every point")  # first in the task
+    headline = task[task.index("### Headline") : task.index("### Status of every point")]
+    # sab's interval lies above lstm's; dense's overlaps it (its mean is higher, but not separated at 3 seeds)
+    assert "At T=30: better than lstm: sab; overlapping lstm: dense." in headline
+    assert r"Reached the target (accuracy \>= 0.9) in half of its runs or more: sab at T=30." in headline
+    rows = [line for line in headline.splitlines() if line.startswith("| 30 |")]
+    assert len(rows) == 3 and all("lr=0.001 chosen on validation among 2" in r for r in rows)
+    by = {r.split(" | ")[1]: r for r in rows}
+    assert "| better |" in by["sab"] and "| overlaps |" in by["dense"] and "(the baseline)" in by["lstm"]
+    assert r"0.6 \[0.476, 0.724\] (n=3)" in by["dense"] and "100% of 3" in by["sab"]
+
+
+def test_a_headline_without_a_plain_lstm_or_a_success_says_so(tmp_path):
+    from attnbench.results import load
+
+    folder = multi_seed_results(tmp_path / "results")
+    for path in (folder / "points").glob("lstm-*.json"):
+        path.unlink()
+    for path in (folder / "points").glob("sab-*.json"):
+        path.unlink()
+    assert set(load([folder])["variant"]) == {"dense"}
+    index = build_report([folder], tmp_path / "report")
+    summary = (index.parent / "summary.md").read_text()
+    headline = summary[summary.index("### Headline") : summary.index("### Status of every point")]
+    assert r"No configuration reached the target (accuracy \>= 0.9) in half of its runs or more" in headline
+    assert "| – |" in headline  # against lstm: nothing to compare with

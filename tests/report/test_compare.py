@@ -114,3 +114,29 @@ def test_the_plain_lstm_is_found_in_stored_rows_whose_params_are_filled_in():
     table = improvement_table(agg)
     assert sorted(table["series"]) == ["lstm[k_trunc=5]", "sab"] and set(table["against"]) == {"lstm"}
     assert (table["p"] == 1.0).all()
+
+
+def test_versus_baseline_reads_the_two_intervals_in_the_metrics_direction():
+    assert compare.versus_baseline(0.3, 0.4, 0.1, 0.2) == "better"  # entirely above lstm's
+    assert compare.versus_baseline(0.0, 0.05, 0.1, 0.2) == "worse"
+    assert compare.versus_baseline(0.15, 0.4, 0.1, 0.2) == "overlaps"
+    assert compare.versus_baseline(0.2, 0.4, 0.1, 0.2) == "overlaps"  # touching is not separated
+    assert compare.versus_baseline(0.0, 0.05, 0.1, 0.2, higher=False) == "better"  # a loss: lower is better
+    assert compare.versus_baseline(0.3, 0.4, 0.1, 0.2, higher=False) == "worse"
+    assert compare.versus_baseline(math.nan, math.nan, 0.1, 0.2) == "no interval"  # a single seed
+
+
+def test_separation_table_matches_each_configuration_with_its_lstm():
+    agg = _agg(
+        [
+            ("lstm", "lstm", 30, []),
+            ("sab", "sab", 30, []),
+            ("dense", "dense", 30, []),
+            ("sab", "sab", 50, []),
+            ("lstm", "lstm", 50, []),
+        ]
+    ).assign(score_ci_low=[0.1, 0.3, 0.15, 0.0, 0.1], score_ci_high=[0.2, 0.4, 0.3, 0.05, 0.2])
+    table = compare.separation_table(agg).set_index(["series", "seq_len"])
+    assert table["verdict"].to_dict() == {("sab", 30): "better", ("dense", 30): "overlaps", ("sab", 50): "worse"}
+    assert set(table["against"]) == {"lstm"} and list(table["index"]) == [1, 2, 3]
+    assert compare.separation_table(agg[agg["variant"] != "lstm"]).empty

@@ -84,7 +84,7 @@ def test_a_flag_only_sweep_starts_from_the_declared_defaults_not_the_quick_prese
     (job,) = expand(spec)
     assert job.point.params == defaults and job.point.seed == 0 and job.options == Options()
     assert spec.seeds == (0,) and spec.variant_params == {} and spec.batch == 32 and spec.workers == 1
-    assert _spec().seeds == (0, 1, 2)  # no grid flag at all: the quick preset, as documented
+    assert _spec().seeds == (0, 1, 2, 3, 4)  # no grid flag at all: the quick preset, as documented
     assert _spec("--preset", "quick", "--variants", "sab").variant_params["sab"]["k_att"] == 2
 
 

@@ -14,6 +14,9 @@ def test_presets_exist_and_load():
     quick = load_preset("quick")
     assert set(quick.variants) == {"lstm", "dense", "sab", "rsm"}
     assert len(quick.axes["seq_len"]) >= 3 and quick.axes["memory"] and quick.axes["top_k"]
+    # the main job's comparison is a fair one: the lr chosen on validation among several, intervals over 5 seeds
+    assert len(quick.seeds) >= 5 and len(quick.lrs) >= 3 and quick.train_steps > 0 and quick.group_size >= 15
+    assert quick.tasks == ("copy", "adding") and quick.task_params["adding"]["seq_len"] == 20
     assert load_preset("paper").device == "cuda"
     with pytest.raises(UsageError, match="unknown preset 'fast'; presets: "):
         load_preset("fast")
