@@ -1,9 +1,10 @@
 """asv benchmarks of replicate groups: one training step of G replicates trained together.
 
 ``GroupStep.time_step`` times a grouped training step (forward, per-replicate loss, backward, clip, Adam)
-at the quick preset's size (hidden 32, batch 16, copy delay 60); ``track_replicate_steps_per_s`` is
-its throughput in replicate-steps per second, the figure that shows whether grouping still pays
-(scripts/group_speed.py gives the full table, G = 1, 3, 9, 27 at two sizes, interleaved rounds).
+at the quick preset's model size (hidden 32, batch 16; copy delay 60, longer than its delays);
+``track_replicate_steps_per_s`` is its throughput in replicate-steps per second, the figure that shows
+whether grouping still pays (scripts/group_speed.py gives the full table, G = 1, 3, 9, 27 at two sizes,
+interleaved rounds).
 """
 
 from __future__ import annotations

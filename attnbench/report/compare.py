@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -130,6 +130,17 @@ def _same(a: Any, b: Any) -> bool:
     return all(missing) or (not any(missing) and a == b)
 
 
+def baseline_pairs(agg: pd.DataFrame) -> Iterator[tuple[Any, pd.Series, Any, pd.Series]]:
+    """Every (index, row) of ``agg`` other than the plain lstm with the (index, row) of each plain lstm of
+    the same setting (:data:`MATCH_COLUMNS` present in ``agg``)."""
+    plain = _plain_lstm(agg)
+    match = [c for c in MATCH_COLUMNS if c in agg]
+    for i, row in agg[~plain].iterrows():
+        for j, base in agg[plain].iterrows():
+            if all(_same(row[c], base[c]) for c in match):
+                yield i, row, j, base
+
+
 def improvement_table(agg: pd.DataFrame, higher: bool = True, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Per configuration of ``agg`` (:func:`attnbench.aggregate.aggregate` rows, lr chosen) other than
     the plain lstm: the probability that its run beats a run of the plain lstm of the same setting
@@ -140,17 +151,12 @@ def improvement_table(agg: pd.DataFrame, higher: bool = True, confidence: float 
     if agg.empty or "variant" not in agg:
         return pd.DataFrame(columns=cols)
     names = agg["series"] if "series" in agg else agg["label"]
-    plain = _plain_lstm(agg)
-    match = [c for c in MATCH_COLUMNS if c in agg]
     records = []
-    for i, row in agg[~plain].iterrows():
-        for j, base in agg[plain].iterrows():
-            if not all(_same(row[c], base[c]) for c in match):
-                continue
-            x, y = run_scores(row), run_scores(base)
-            p = probability_of_improvement(x, y, higher)
-            low, high = improvement_interval(p, len(x), len(y), confidence)
-            records.append([names[i], row.get("seq_len"), row.get("lr"), names[j], p, low, high, len(x), len(y), x, y])
+    for i, row, j, base in baseline_pairs(agg):
+        x, y = run_scores(row), run_scores(base)
+        p = probability_of_improvement(x, y, higher)
+        low, high = improvement_interval(p, len(x), len(y), confidence)
+        records.append([names[i], row.get("seq_len"), row.get("lr"), names[j], p, low, high, len(x), len(y), x, y])
     return pd.DataFrame.from_records(records, columns=cols)
 
 
@@ -175,16 +181,10 @@ def separation_table(agg: pd.DataFrame, higher: bool = True) -> pd.DataFrame:
     if agg.empty or "variant" not in agg or "score_ci_low" not in agg:
         return pd.DataFrame(columns=cols)
     names = agg["series"] if "series" in agg else agg["label"]
-    plain = _plain_lstm(agg)
-    match = [c for c in MATCH_COLUMNS if c in agg]
     records = []
-    for i, row in agg[~plain].iterrows():
-        for j, base in agg[plain].iterrows():
-            if all(_same(row[c], base[c]) for c in match):
-                verdict = versus_baseline(
-                    row["score_ci_low"], row["score_ci_high"], base["score_ci_low"], base["score_ci_high"], higher
-                )
-                records.append([i, names[i], row.get("seq_len"), names[j], verdict])
+    for i, row, j, base in baseline_pairs(agg):
+        ends = (row["score_ci_low"], row["score_ci_high"], base["score_ci_low"], base["score_ci_high"])
+        records.append([i, names[i], row.get("seq_len"), names[j], versus_baseline(*ends, higher=higher)])
     return pd.DataFrame.from_records(records, columns=cols)
 
 
@@ -214,6 +214,7 @@ __all__ = [
     "BASELINE",
     "IMPROVEMENT_METHOD",
     "MATCH_COLUMNS",
+    "baseline_pairs",
     "improvement_interval",
     "improvement_table",
     "performance_profile",
