@@ -141,12 +141,28 @@ SEEDS_TEXT = (
 )
 
 
+def _has_scores(agg: pd.DataFrame) -> bool:
+    """Whether a task's :func:`accuracy.seed_table` holds any score to aggregate."""
+    return not agg.empty and not agg.get("score_n", pd.Series(0)).fillna(0).eq(0).all()
+
+
+def _target(agg: pd.DataFrame, task: str) -> float | None:
+    """The target the task's rows were scored against (the first recorded), else the task's declared one."""
+    known = agg.get("target", pd.Series(dtype=float)).dropna()
+    return float(known.iloc[0]) if len(known) else default_target(task)
+
+
 def _seeds_section(
-    task_frame: pd.DataFrame, task: str, costs: list[str], out: Path, colours: dict, series_colours: dict
+    task_frame: pd.DataFrame,
+    agg: pd.DataFrame,
+    task: str,
+    costs: list[str],
+    out: Path,
+    colours: dict,
+    series_colours: dict,
 ) -> Section:
     section = Section("Accuracy over seeds", [SEEDS_TEXT])
-    agg = accuracy.seed_table(task_frame[task_frame["status"] != "skipped"])
-    if agg.empty or agg.get("score_n", pd.Series(0)).fillna(0).eq(0).all():
+    if not _has_scores(agg):
         section.paragraphs.append("No accuracy in these results, so nothing to aggregate over seeds.")
         return section
     metric, higher = score_of(task_frame)
@@ -210,10 +226,9 @@ HEADLINE_TEXT = (
 )
 
 
-def _headline_section(task_frame: pd.DataFrame, task: str) -> Section | None:
+def _headline_section(task_frame: pd.DataFrame, agg: pd.DataFrame, task: str) -> Section | None:
     """The task's results in one table and a few generated sentences (the README quotes this section)."""
-    agg = accuracy.seed_table(task_frame[task_frame["status"] != "skipped"])
-    if agg.empty or agg.get("score_n", pd.Series(0)).fillna(0).eq(0).all():
+    if not _has_scores(agg):
         return None
     metric, higher = score_of(task_frame)
     verdicts = compare.separation_table(agg, higher)
@@ -225,8 +240,7 @@ def _headline_section(task_frame: pd.DataFrame, task: str) -> Section | None:
     rows = _seed_rows(agg, metric)
     rows.insert(4, "against lstm", against.reindex(rows.index))
     rows = rows.drop(columns=["seeds' scores", "std"])
-    known = agg.get("target", pd.Series(dtype=float)).dropna()
-    target = float(known.iloc[0]) if len(known) else default_target(task)
+    target = _target(agg, task)
     paragraphs = [HEADLINE_TEXT]
     for length, here in verdicts.groupby("seq_len", dropna=False, sort=True):
         where = "" if length is None or pd.isna(length) else f"At T={int(length)}: "
@@ -283,8 +297,7 @@ def _compare_sections(
     sections.append(child)
     profiles = compare.profile_table(agg, higher)
     if not profiles.empty and (profiles["n"] > 1).any():
-        known = agg.get("target", pd.Series(dtype=float)).dropna()
-        target = float(known.iloc[0]) if len(known) else default_target(task)
+        target = _target(agg, task)
         path, rel = _fig(out, f"profile-{_file_slug(task)}")
         plots.performance_profile_figure(profiles, task, colours, path, metric=metric, higher=higher, target=target)
         caption = f"{task}: share of runs with {metric} better than each threshold"
@@ -479,12 +492,13 @@ def build_report(
         costs = chosen_costs(task_frame)
         series_colours = plots.palette(task_frame[task_frame["status"] != "skipped"]["series"])
         with plots.theme():
-            headline = _headline_section(task_frame, task)
+            agg = accuracy.seed_table(task_frame[task_frame["status"] != "skipped"])  # the seeds' view, once
+            headline = _headline_section(task_frame, agg, task)
             children = [
                 *([headline] if headline else []),
                 _status_section(task_frame, task, out),
                 _pareto_section(task_frame, task, costs, out, variant_colours),
-                _seeds_section(task_frame, task, costs, out, variant_colours, series_colours),
+                _seeds_section(task_frame, agg, task, costs, out, variant_colours, series_colours),
                 _scaling_section(task_frame, task, costs, out, series_colours),
                 _reach_section(reach, task, out, series_colours),
             ]
